@@ -1,0 +1,13 @@
+"""Training algorithms, one module each behind the interface described in :mod:`.base`.
+
+``ALGORITHMS`` maps the config's ``algorithm.name`` to its module.
+"""
+
+from types import ModuleType
+
+from . import ebipla, ebipla_full, lebm
+from .base import Algorithm, Batch, TrainState
+
+ALGORITHMS: dict[str, ModuleType] = {"ebipla": ebipla, "ebipla_full": ebipla_full, "lebm": lebm}
+
+__all__ = ["ALGORITHMS", "Algorithm", "Batch", "TrainState"]

@@ -1,0 +1,98 @@
+"""What every algorithm shares: the training state, the contrastive losses (eqs. 45-46) and the Adam updates.
+
+An algorithm is a module with
+
+    uses_minibatches: bool
+    init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState
+    step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainState, dict[str, Tensor]]
+
+``step`` performs one iteration of the algorithm box on (state, batch) with all randomness from ``gen``. It
+returns the state (parameters and the particle bank are updated in place, as optimisers do) and scalar metrics as
+0-dim tensors, so that the loop decides when to synchronise with the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from ..config.schema import AlgorithmConfig, RunConfig, TrainConfig
+from ..models import LatentEBM
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # (indices (B,), observations y (B, *obs_shape))
+
+
+@dataclass
+class TrainState:
+    model: LatentEBM
+    cfg: AlgorithmConfig  # the algorithm's hyperparameters (frozen)
+    n_data: int  # M
+    batch_size: int  # B
+    opt_energy: torch.optim.Optimizer | None = None  # Adam on alpha
+    opt_generator: torch.optim.Optimizer | None = None  # Adam on beta
+    particles: torch.Tensor | None = None  # persistent bank X^{1:M, 1:N}, (M, N, d_x)
+    grad_clip: float | None = None
+    iteration: int = 0  # k, iterations completed
+
+    @property
+    def batches_per_epoch(self) -> float:
+        """L = M / B, the noise scale of Algorithm 2 (not rounded when B does not divide M)."""
+        return self.n_data / self.batch_size
+
+
+class Algorithm(Protocol):
+    uses_minibatches: bool
+
+    def init_state(self, cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState: ...
+
+    def step(self, state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainState, dict]: ...
+
+
+def adam_optimizers(model: LatentEBM, cfg: TrainConfig) -> tuple[torch.optim.Adam | None, torch.optim.Adam | None]:
+    """Adam for alpha (energy) and beta (generator); None for a part without parameters."""
+    def adam(module: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam | None:
+        params = list(module.parameters())
+        return torch.optim.Adam(params, lr=lr, betas=betas) if params else None
+
+    return (adam(model.energy, cfg.lr_energy, cfg.betas_energy),
+            adam(model.generator, cfg.lr_generator, cfg.betas_generator))
+
+
+def backward_losses(
+    model: LatentEBM, x_pos: torch.Tensor, y: torch.Tensor, x_neg: torch.Tensor, want_x_grad: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The losses of Algorithm 2 and their gradients, from one forward and one backward pass.
+
+    Energy loss (46): L_e = mean U(x_pos) - mean U(x_neg); decoder loss (45): L_d = mean V(x_pos, y).
+    x_pos: posterior latents (B, N, d_x) or (B, d_x); x_neg: prior samples X_hat (B, d_x).
+
+    Sets ``.grad`` of alpha to nabla L_e and of beta to nabla L_d (alpha does not enter V, beta does not enter U,
+    so one backward pass of S = n (L_e + L_d) serves both). With ``want_x_grad`` also returns nabla_x S, which
+    equals nabla_x U(x_pos) + nabla_x V(x_pos, y) per latent exactly: the particle drift of eq. 13 at no extra cost.
+    """
+    x_pos = x_pos.detach().requires_grad_(want_x_grad)
+    u_pos = model.energy(x_pos)  # (B, N) or (B,)
+    v = model.V(x_pos, y)  # same shape
+    u_neg = model.energy(x_neg.detach())  # (B,)
+    n = u_pos.numel()
+    total = u_pos.sum() + v.sum() - (n / u_neg.numel()) * u_neg.sum()  # = n (L_e + L_d)
+    params = [p for p in model.parameters() if p.requires_grad]
+    inputs = [x_pos, *params] if want_x_grad else params
+    grads = torch.autograd.grad(total, inputs)
+    for p, g in zip(params, grads[len(inputs) - len(params):]):
+        p.grad = g / n
+    loss_e = u_pos.detach().mean() - u_neg.detach().mean()
+    return loss_e, v.detach().mean(), grads[0] if want_x_grad else None
+
+
+def optimizer_steps(state: TrainState) -> None:
+    """AdamStep on alpha and beta with the gradients set by :func:`backward_losses` (optional norm clipping)."""
+    for opt in (state.opt_energy, state.opt_generator):
+        if opt is None:
+            continue
+        if state.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], state.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)

@@ -1,0 +1,134 @@
+"""The ``ebipla`` command line: thin wrappers around the library (every workflow rule calls one of these).
+
+    ebipla train --config FILE [--config FILE ...] [--set key=value ...] --out DIR
+    ebipla sample --run DIR          ebipla evaluate --run DIR          ebipla landscape --run DIR
+    ebipla config --config FILE      (print the resolved config and exit)
+    ebipla bench                     ebipla quickstart                ebipla presets --write DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .errors import EbiplaError
+
+log = logging.getLogger("ebipla")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", action="append", default=[], metavar="FILE",
+                   help="YAML config; repeat to layer files (later ones win)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one key, e.g. --set algorithm.h=0.01; repeatable")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ebipla", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a run (resumes when DIR holds a checkpoint)")
+    _add_config_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="run directory")
+    p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N)")
+    p.add_argument("--until-iteration", type=int, metavar="K",
+                   help="stop after iteration K with a checkpoint (resume later with the same command)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: only on a terminal; plain log lines otherwise)")
+
+    p = sub.add_parser("config", help="print the resolved config and exit (a dry run)")
+    _add_config_args(p)
+
+    for name, helptext in (("sample", "draw samples from a trained run (samples.npz)"),
+                           ("evaluate", "MMD^2 of a trained run against held-out data (metrics.json)"),
+                           ("landscape", "normalised exp(-U) on a latent grid (landscape.npz)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--run", required=True, metavar="DIR", help="trained run directory")
+        p.add_argument("--out", metavar="FILE", help="output file (default: inside the run directory)")
+        if name == "sample":
+            p.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
+
+    p = sub.add_parser("bench", help="seconds per iteration of EBIPLA and LEBM next to bare network cost")
+    p.add_argument("--out", default="results/bench/synthetic.csv", metavar="FILE", help="CSV output")
+    p.add_argument("--particles", type=int, nargs="+", default=[4, 16, 64], metavar="N")
+    p.add_argument("--prior-steps", type=int, default=500, metavar="J")
+    p.add_argument("--batch-size", type=int, default=1000, metavar="B")
+    p.add_argument("--repeats", type=int, default=5, help="timed iterations per setting (after one warm-up)")
+    p.add_argument("--device", default="auto")
+
+    p = sub.add_parser("presets", help="write the paper's synthetic grid as config files")
+    p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
+
+    p = sub.add_parser("quickstart", help="the synthetic experiments at CPU size: train, evaluate, summarise")
+    p.add_argument("--out", default="results/quickstart", metavar="DIR")
+    p.add_argument("--datasets", nargs="+", default=["swissroll", "moons", "circle"])
+    p.add_argument("--methods", nargs="+", default=["ebipla", "lebm"])
+    p.add_argument("--particles", type=int, default=16, metavar="N")
+    p.add_argument("--device", default="auto")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return _dispatch(args)
+    except EbiplaError as exc:
+        if args.debug:
+            raise
+        print(f"ebipla {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ebipla {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    # Imports are deferred so that `ebipla --help` and config errors answer quickly.
+    if args.command in ("train", "config"):
+        from .config import dump_yaml, load_config
+
+        cfg = load_config(args.config, args.overrides)
+        if args.command == "config":
+            sys.stdout.write(dump_yaml(cfg))
+            return 0
+        from .run import resolve_device
+        from .train import train
+
+        device = resolve_device(args.device or cfg.device)
+        train(cfg, args.out, device=device, until_iteration=args.until_iteration, progress=args.progress)
+        return 0
+    if args.command in ("sample", "evaluate", "landscape"):
+        from . import evaluate
+
+        if args.command == "sample":
+            log.info("wrote %s", evaluate.sample_run(args.run, args.n, args.out))
+        elif args.command == "evaluate":
+            metrics = evaluate.evaluate_run(args.run, args.out)
+            log.info("MMD^2 = %.3e (bandwidth %.3g)", metrics["mmd2"], metrics["mmd_bandwidth"])
+        else:
+            log.info("wrote %s", evaluate.landscape_run(args.run, args.out))
+        return 0
+    if args.command == "bench":
+        from .bench import run_bench
+
+        run_bench(args.out, args.particles, args.prior_steps, args.batch_size, args.repeats, args.device)
+        return 0
+    if args.command == "presets":
+        from .presets import write_presets
+
+        for path in write_presets(args.write):
+            log.info("wrote %s", path)
+        return 0
+    if args.command == "quickstart":
+        from .quickstart import quickstart
+
+        quickstart(args.out, args.datasets, args.methods, args.particles, args.device)
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Typed, strict run configuration (see :mod:`.schema` for the fields, :mod:`.loader` for the rules)."""
+
+from .loader import config_from_dict, config_from_layers, dump_yaml, load_config, to_dict
+from .schema import (
+    AlgorithmConfig,
+    DataConfig,
+    EbiplaConfig,
+    EbiplaFullConfig,
+    EvalConfig,
+    LebmConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "AlgorithmConfig",
+    "DataConfig",
+    "EbiplaConfig",
+    "EbiplaFullConfig",
+    "EvalConfig",
+    "LebmConfig",
+    "ModelConfig",
+    "RunConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "config_from_layers",
+    "dump_yaml",
+    "load_config",
+    "to_dict",
+]

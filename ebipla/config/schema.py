@@ -1,0 +1,192 @@
+"""Typed run configuration: frozen dataclasses, one per config section.
+
+Every field has a default; the defaults are the paper's synthetic settings (paper.md section 4.1) where the paper
+states them, and a documented choice where it is silent ([NF] in paper.md). Field metadata carries the allowed
+range (``gt``, ``ge``, ``le``) that :mod:`ebipla.config.loader` checks. Symbols follow the paper: x is the latent,
+y the observation, h the particle step, gamma the prior step, N the particles per data point, J the prior steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+def num(default: Any, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
+    """A dataclass field with a default and a checked range."""
+    meta = {k: v for k, v in (("gt", gt), ("ge", ge), ("le", le)) if v is not None}
+    return field(default=default, metadata=meta)
+
+
+def section(cls: type) -> Any:
+    return field(default_factory=cls)
+
+
+# ----------------------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class SwissRollConfig:
+    """Rotated Swiss roll (paper.md 4.1): x_lat(t) = scale (t cos t, t sin t) + eps, y = T x_lat."""
+
+    t_range_pi: tuple[float, float] = (1.5, 4.5)  # [NF] t in [1.5 pi, 4.5 pi] (scikit-learn's convention)
+    scale: float = num(0.125, gt=0)  # the paper's 1/8
+    noise_std: float = num(0.1, ge=0)  # eps ~ N(0, 0.01 I)
+    angle_deg: float = 60.0  # [NF] rotation T; the half-moons angle pi/3
+
+
+@dataclass(frozen=True)
+class MoonsConfig:
+    """Rotated half-moons: sklearn make_moons (no intrinsic noise) + N(0, 0.01 I), rotated by pi/3."""
+
+    noise_std: float = num(0.1, ge=0)
+    angle_deg: float = 60.0
+
+
+@dataclass(frozen=True)
+class CircleConfig:
+    """Rescaled circle: x = r (cos phi, sin phi) + N(0, sigma^2 I), phi ~ U(0, 2 pi), y = 3 x."""
+
+    radius: float = num(1.0, gt=0)  # [NF] r = 1
+    noise_std: float = num(0.05, ge=0)  # the paper's "default setup" sigma
+    ambient_scale: float = num(3.0, gt=0)  # T(x) = 3 x
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """Toy hierarchical model of IPLA/PGD: x_m ~ N(alpha_true 1, I_d), y_m = x_m + N(0, sigma^2 I_d)."""
+
+    dim: int = num(2, ge=1)
+    alpha_true: float = 1.0
+    sigma: float = num(1.0, gt=0)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: Literal["swissroll", "moons", "circle", "toy"] = "swissroll"
+    n_points: int = num(10_000, ge=2)  # M
+    seed: int = num(0, ge=0)  # training data
+    eval_seed: int = num(1, ge=0)  # held-out data for evaluation (must differ from seed)
+    swissroll: SwissRollConfig = section(SwissRollConfig)
+    moons: MoonsConfig = section(MoonsConfig)
+    circle: CircleConfig = section(CircleConfig)
+    toy: ToyConfig = section(ToyConfig)
+
+
+# ---------------------------------------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """Prior energy U_alpha(x)."""
+
+    kind: Literal["mlp", "gaussian"] = "mlp"  # gaussian: U(x) = |x - alpha|^2 / 2 (the toy model)
+    hidden: tuple[int, ...] = (128, 128, 128)  # paper: 3 hidden layers x 128 units
+    activation: Literal["silu", "relu", "gelu", "leaky_relu"] = "silu"  # paper: SiLU (EBIPLA), ReLU (LEBM)
+    leaky_slope: float = num(0.2, ge=0)
+    prior_sigma: float | None = num(None, gt=0)  # Pang's tilt N(0, sigma_p^2 I); null = none (synthetic)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Generator g_beta(x)."""
+
+    kind: Literal["linear", "identity"] = "linear"  # identity: no parameters (the toy model)
+    bias: bool = True
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    latent_dim: int = num(2, ge=1)  # d_x
+    sigma: float = num(0.05, gt=0)  # decoder noise: p_beta(y | x) = N(g_beta(x), sigma^2 I)
+    energy: EnergyConfig = section(EnergyConfig)
+    generator: GeneratorConfig = section(GeneratorConfig)
+
+
+# ------------------------------------------------------------------------------------------------------ algorithms
+
+
+@dataclass(frozen=True)
+class EbiplaConfig:
+    """Practical EBIPLA, Algorithms 2 and 3 (paper.md 2.6-2.7)."""
+
+    name: Literal["ebipla"] = "ebipla"
+    n_particles: int = num(16, ge=1)  # N, particles per data point
+    h: float = num(0.0045, gt=0)  # particle step used (drift h, all-particle noise sqrt(2h/L))
+    h_paper: float | None = None  # the paper's table value, for the record only (see config/README.md)
+    gamma: float = num(0.007, gt=0)  # prior ULA step
+    n_prior_steps: int = num(500, ge=1)  # J
+    loss_particles: Literal["pre_update", "post_update"] = "pre_update"  # X_k (Alg. 2) or X_{k+1} (Alg. 3)
+    warmup_iters: int = num(0, ge=0)  # S_warm (Algorithm 3); 0 = no warm-up
+    warmup_h: float = num(0.005, gt=0)  # h_warm
+    warmup_inner_steps: int = num(10, ge=1)
+    warmup_particles: int = num(1, ge=1)  # N', replicated to N when the warm-up ends
+
+
+@dataclass(frozen=True)
+class EbiplaFullConfig:
+    """Full EBIPLA, Algorithm 1 (eqs. 11-17): all M x N particles, Euler-Maruyama on theta, no Adam."""
+
+    name: Literal["ebipla_full"] = "ebipla_full"
+    n_particles: int = num(16, ge=1)  # N
+    h: float = num(0.01, gt=0)  # one step for theta and particles
+    gamma: float = num(0.01, gt=0)  # prior ULA step (used when prior_expectation = ula)
+    n_prior_steps: int = num(100, ge=1)  # J
+    prior_expectation: Literal["exact", "ula"] = "exact"  # exact when the energy provides it (eq. 11 vs 15)
+
+
+@dataclass(frozen=True)
+class LebmConfig:
+    """LEBM (Pang et al. 2020): fresh short-run posterior and prior ULA chains every iteration."""
+
+    name: Literal["lebm"] = "lebm"
+    n_posterior_steps: int = num(16, ge=1)  # N in the matched-compute grid (K1 in Pang's code)
+    h: float = num(0.005, gt=0)  # posterior ULA step; Pang's s maps to h = s^2 / 2
+    h_paper: float | None = None
+    gamma: float = num(0.006, gt=0)  # prior ULA step (Pang's s0 = 0.4 is gamma = 0.08)
+    n_prior_steps: int = num(500, ge=1)  # J (K0 in Pang's code)
+
+
+AlgorithmConfig = EbiplaConfig | EbiplaFullConfig | LebmConfig
+
+
+# ------------------------------------------------------------------------------------------------- train and eval
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    n_epochs: int = num(200, ge=1)  # L = M / B iterations each (Algorithm 1: one iteration each)
+    batch_size: int = num(1000, ge=1)  # B
+    lr_energy: float = num(1e-2, gt=0)  # Adam on alpha
+    lr_generator: float = num(1e-2, gt=0)  # Adam on beta
+    betas_energy: tuple[float, float] = (0.5, 0.999)
+    betas_generator: tuple[float, float] = (0.5, 0.999)
+    lr_decay: float = num(1.0, gt=0, le=1)  # multiply both learning rates by this after every epoch
+    grad_clip: float | None = num(None, gt=0)  # max gradient norm; null = off (Pang's default)
+    checkpoint_every: int = num(100, ge=1)  # iterations between checkpoints
+    log_every: int = num(50, ge=1)  # iterations between log lines and finiteness checks
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_samples: int = num(5000, ge=2)  # model samples for MMD
+    n_eval_points: int = num(5000, ge=2)  # held-out points (data.eval_seed) for MMD
+    sample_batch_size: int = num(1000, ge=1)
+    sample_seed: int = num(0, ge=0)  # sample k is drawn from its own generator, seeded by (sample_seed, k)
+    n_prior_steps: int | None = num(None, ge=1)  # J for sampling; null = the algorithm's J
+    gamma: float | None = num(None, gt=0)  # gamma for sampling; null = the algorithm's gamma
+    decoder_noise: bool = True  # samples are g(x) + sigma eps (the model's p(y)); false: g(x)
+    mmd_bandwidth: float | None = num(None, gt=0)  # Gaussian kernel sigma; null = median heuristic
+    landscape_grid: int = num(200, ge=2)  # exp(-U) on a grid x grid lattice in latent space
+    landscape_margin: float = num(0.1, ge=0)  # grid spans the latent samples' range plus this fraction
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = num(0, ge=0)  # seeds initialisation, particles, noise and batch order
+    device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:1, ...
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    algorithm: AlgorithmConfig = section(EbiplaConfig)
+    train: TrainConfig = section(TrainConfig)
+    eval: EvalConfig = section(EvalConfig)

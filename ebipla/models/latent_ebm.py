@@ -1,0 +1,60 @@
+"""The latent EBM p_theta(x, y) = p_alpha(x) p_beta(y | x) with a Gaussian decoder (paper.md section 1).
+
+Shapes: latents x are (B, N, d_x) (N particles per data point) or (B, d_x); observations y are (B, *obs_shape).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from ..config.schema import ModelConfig
+from .energy import build_energy
+from .generator import build_generator
+
+
+class LatentEBM(nn.Module):
+    """Holds U_alpha (``energy``), g_beta (``generator``) and the decoder noise sigma."""
+
+    def __init__(self, energy: nn.Module, generator: nn.Module, sigma: float, d_x: int):
+        super().__init__()
+        self.energy = energy
+        self.generator = generator
+        self.sigma = sigma
+        self.d_x = d_x
+        self.obs_shape: tuple[int, ...] = tuple(generator.obs_shape)
+
+    def decode(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """g_beta(x) for latents (..., d_x) -> (..., *obs_shape); ``frozen`` records no graph through beta."""
+        flat = x.reshape(-1, self.d_x)
+        if frozen:
+            params = {k: v.detach() for k, v in self.generator.named_parameters()}
+            out = functional_call(self.generator, params, (flat,))
+        else:
+            out = self.generator(flat)
+        return out.reshape(*x.shape[:-1], *self.obs_shape)
+
+    def V(self, x: torch.Tensor, y: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """V_beta(x, y) = |y - g_beta(x)|^2 / (2 sigma^2), summed over observation dims. -> x.shape[:-1]."""
+        lead = x.shape[:-1]
+        y = y.reshape(y.shape[0], *([1] * (len(lead) - 1)), *self.obs_shape)  # broadcast over particles
+        residual = (y - self.decode(x, frozen)).flatten(len(lead))
+        return residual.square().sum(-1) / (2.0 * self.sigma**2)
+
+    def grad_x_V(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """nabla_x V_beta(x, y) with autograd through g_beta only (beta held fixed)."""
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.V(xg, y, frozen=True).sum(), xg)
+        return grad
+
+    def grad_x_posterior(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """nabla_x phi_y = nabla_x U_alpha(x) + nabla_x V_beta(x, y) (eq. 29)."""
+        return self.energy.grad_x(x) + self.grad_x_V(x, y)
+
+
+def build_model(cfg: ModelConfig, obs_shape: tuple[int, ...]) -> LatentEBM:
+    energy = build_energy(cfg.latent_dim, cfg.energy)
+    generator = build_generator(cfg.latent_dim, obs_shape, cfg.generator)
+    return LatentEBM(energy, generator, cfg.sigma, cfg.latent_dim)

@@ -1,0 +1,78 @@
+"""A run directory and everything that builds a run from a config: device, data, model.
+
+Layout of ``results/<run>/``::
+
+    config.yaml          resolved config (every field)
+    checkpoint.pt        full training state: parameters, optimisers, particle bank, RNG state, iteration
+    train.log            log lines
+    train_metrics.jsonl  one JSON line per logged iteration (the training curve)
+    samples.npz          model samples (ebipla sample)
+    metrics.json         evaluation metrics (ebipla evaluate)
+    landscape.npz        normalised exp(-U) on a latent grid (ebipla landscape)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .config import RunConfig, config_from_dict
+from .data import make_synthetic
+from .errors import ConfigError
+from .models import LatentEBM, build_model
+
+CONFIG = "config.yaml"
+CHECKPOINT = "checkpoint.pt"
+TRAIN_LOG = "train.log"
+TRAIN_METRICS = "train_metrics.jsonl"
+SAMPLES = "samples.npz"
+EVAL_METRICS = "metrics.json"
+LANDSCAPE = "landscape.npz"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when available, else CPU; otherwise the named device, which must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device {name!r} is not a torch device name (use auto, cpu, cuda or cuda:N).") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was asked for but CUDA is not available here. Use --device cpu.")
+    return device
+
+
+def training_data(cfg: RunConfig, device: torch.device) -> torch.Tensor:
+    """The M training observations y (M, *obs_shape) on ``device``."""
+    return make_synthetic(cfg.data, "train").y.to(device)
+
+
+def new_model(cfg: RunConfig, obs_shape: tuple[int, ...], device: torch.device) -> LatentEBM:
+    """Initialise the networks from ``cfg.seed`` alone (on the CPU, so every device starts from the same theta)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model, obs_shape)
+    return model.to(device)
+
+
+@dataclass
+class TrainedRun:
+    cfg: RunConfig
+    model: LatentEBM
+    payload: dict  # the checkpoint's contents (particles, iteration, ...)
+
+
+def load_run(run_dir: str | Path, device: torch.device | None = None) -> TrainedRun:
+    """The config and trained model of a run directory, from its checkpoint."""
+    path = Path(run_dir) / CHECKPOINT
+    payload = load_checkpoint(path, map_location="cpu")
+    cfg = config_from_dict(payload["config"], f"the config stored in {path}")
+    device = device or resolve_device(cfg.device)
+    model = new_model(cfg, tuple(payload["obs_shape"]), device)
+    model.load_state_dict(payload["model"])
+    model.eval()
+    return TrainedRun(cfg, model, payload)

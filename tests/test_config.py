@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ebipla.config import RunConfig, config_from_dict, dump_yaml, load_config, to_dict
+from ebipla.config.loader import parse_yaml
+from ebipla.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_paper_synthetic_settings():
+    cfg = load_config()
+    assert cfg == RunConfig()
+    assert cfg.model.energy.hidden == (128, 128, 128)
+    assert cfg.model.sigma == 0.05
+    assert (cfg.train.batch_size, cfg.train.n_epochs, cfg.train.lr_energy) == (1000, 200, 1e-2)
+    assert cfg.train.betas_energy == (0.5, 0.999)
+    assert cfg.algorithm.n_prior_steps == 500
+
+
+def test_layering_later_files_and_overrides_win(tmp_path):
+    base = write(tmp_path, "base.yaml", "algorithm: {name: lebm, h: 0.01}\ntrain: {n_epochs: 3}\n")
+    top = write(tmp_path, "top.yaml", "algorithm: {h: 0.02}\n")
+    cfg = load_config([base, top], ["train.n_epochs=5", "algorithm.gamma=1e-3"])
+    assert cfg.algorithm.name == "lebm"
+    assert cfg.algorithm.h == 0.02  # top.yaml over base.yaml
+    assert cfg.train.n_epochs == 5  # command line over files
+    assert cfg.algorithm.gamma == 1e-3  # '1e-3' is a float, not YAML 1.1's string
+
+
+def test_unknown_key_names_key_file_and_suggestion(tmp_path):
+    path = write(tmp_path, "exp.yaml", "algorithm:\n  name: ebipla\n  n_particle: 4\n")
+    with pytest.raises(ConfigError) as err:
+        load_config([path])
+    msg = str(err.value)
+    assert str(path) in msg and "algorithm.n_particle" in msg and "n_particles" in msg
+
+
+def test_key_of_another_algorithm_is_unknown(tmp_path):
+    path = write(tmp_path, "exp.yaml", "algorithm: {name: lebm, n_particles: 4}\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'algorithm.n_particles'"):
+        load_config([path])
+
+
+@pytest.mark.parametrize("text,key,what", [
+    ("train: {batch_size: 10.5}", "train.batch_size", "integer"),
+    ("train: {batch_size: '100'}", "train.batch_size", "integer"),
+    ("algorithm: {h: fast}", "algorithm.h", "number"),
+    ("eval: {decoder_noise: 1}", "eval.decoder_noise", "true or false"),
+    ("algorithm: {h: -0.1}", "algorithm.h", "> 0"),
+    ("algorithm: {h: 0}", "algorithm.h", "> 0"),
+    ("train: {lr_decay: 1.5}", "train.lr_decay", "<= 1"),
+    ("model: {energy: {activation: tanh}}", "model.energy.activation", "one of"),
+    ("model: {energy: {hidden: 128}}", "model.energy.hidden", "list"),
+    ("train: {betas_energy: [0.5, 1.5]}", "train.betas_energy", "[0, 1)"),
+    ("data: {seed: 3, eval_seed: 3}", "data.eval_seed", "differ"),
+    ("algorithm: {n_particles: 10, warmup_particles: 3}", "algorithm.warmup_particles", "divide"),
+    ("model: .nan", "model", "mapping"),
+    ("algorithm: {h: .inf}", "algorithm.h", "finite"),
+])
+def test_bad_values_name_key_and_file(tmp_path, text, key, what):
+    path = write(tmp_path, "bad.yaml", text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config([path])
+    msg = str(err.value)
+    assert str(path) in msg and f"'{key}'" in msg and what in msg
+
+
+def test_bad_override_names_command_line():
+    with pytest.raises(ConfigError, match=r"command line.*'algorithm.gamma' must be > 0"):
+        load_config([], ["algorithm.gamma=-1"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config([], ["algorithm.gamma"])
+
+
+def test_file_problems(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config([tmp_path / "missing.yaml"])
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config([write(tmp_path, "broken.yaml", "train: {n_epochs: 3\n")])
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config([write(tmp_path, "list.yaml", "- 1\n- 2\n")])
+
+
+def test_dump_and_reload_round_trip(tmp_path):
+    cfg = load_config([], ["algorithm.name=lebm", "model.energy.prior_sigma=1.0", "data.name=circle"])
+    path = write(tmp_path, "resolved.yaml", dump_yaml(cfg))
+    assert load_config([path]) == cfg
+    assert config_from_dict(to_dict(cfg), "dict") == cfg
+
+
+def test_scientific_notation_parses_as_float():
+    assert parse_yaml("a: 1e-2\nb: -3E+4\nc: 2.5e-3\nd: '1e-2'", "x") == {"a": 0.01, "b": -30000.0, "c": 0.0025,
+                                                                         "d": "1e-2"}
+
+
+def test_every_shipped_config_loads():
+    files = sorted((REPO / "config" / "synthetic").rglob("*.yaml"))
+    assert len(files) >= 19  # 18 paper-grid files and the quick overlay
+    quick = REPO / "config" / "synthetic" / "quick.yaml"
+    for path in files:
+        cfg = load_config([path])
+        if path.parent.name == "paper":
+            assert load_config([path, quick]).train.n_epochs < cfg.train.n_epochs
