@@ -15,6 +15,7 @@ paper pairs EBIPLA with SiLU and LEBM with ReLU.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import platform
 import statistics
@@ -26,6 +27,7 @@ import torch
 
 from .algorithms import ALGORITHMS
 from .algorithms.langevin import fresh_prior_samples
+from .checkpoint import atomic_write_text
 from .config import load_config
 from .run import new_model, resolve_device, training_data
 
@@ -67,40 +69,41 @@ def _setup(method: str, activation: str, n: int, n_prior_steps: int, batch_size:
 
 
 def bench_setting(n: int, n_prior_steps: int, batch_size: int, repeats: int, device: torch.device) -> list[dict]:
+    """Two rows for one N: the paper's activations (SiLU for EBIPLA, ReLU for LEBM), then SiLU for both."""
+    return [_bench_pair(n, n_prior_steps, batch_size, repeats, device, same_activation)
+            for same_activation in (False, True)]
+
+
+def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, device: torch.device,
+                same_activation: bool) -> dict:
     timed = _timer(device)
-    rows = []
-    for activation in ("paper", "silu"):
-        steps = {}
-        for method in ("ebipla", "lebm"):
-            act = activation if activation != "paper" else ("silu" if method == "ebipla" else "relu")
-            steps[method] = _setup(method, act, n, n_prior_steps, batch_size, device)
-        cfg, model, gen, _ = steps["ebipla"]
-        x = torch.randn(batch_size, model.d_x, device=device)
+    cfg, model, gen, ebipla_step = _setup("ebipla", "silu", n, n_prior_steps, batch_size, device)
+    lebm_step = _setup("lebm", "silu" if same_activation else "relu", n, n_prior_steps, batch_size, device)[3]
+    x = torch.randn(batch_size, model.d_x, device=device)
 
-        def bare() -> None:
-            xg = x.clone().requires_grad_(True)
-            torch.autograd.grad(model.energy(xg).sum(), xg)
+    def bare() -> None:
+        xg = x.clone().requires_grad_(True)
+        torch.autograd.grad(model.energy(xg).sum(), xg)
 
-        def chain() -> None:
-            fresh_prior_samples(model.energy, batch_size, model.d_x, cfg.algorithm.gamma, n_prior_steps, gen)
+    def chain() -> None:
+        fresh_prior_samples(model.energy, batch_size, model.d_x, cfg.algorithm.gamma, n_prior_steps, gen)
 
-        jobs = {"ebipla": steps["ebipla"][3], "lebm": steps["lebm"][3], "prior_chain": chain, "bare": bare}
-        for fn in jobs.values():  # warm-up
-            fn()
-        times: dict[str, list[float]] = {name: [] for name in jobs}
-        for _ in range(repeats):
-            for name, fn in jobs.items():
-                times[name].append(timed(fn))
-        med = {name: statistics.median(ts) for name, ts in times.items()}
-        rows.append({
-            "N": n, "J": n_prior_steps, "B": batch_size,
-            "activations": "silu/relu (paper)" if activation == "paper" else "silu/silu",
-            "ebipla_s": med["ebipla"], "lebm_s": med["lebm"], "lebm_over_ebipla": med["lebm"] / med["ebipla"],
-            "prior_chain_s": med["prior_chain"], "chain_share_ebipla": med["prior_chain"] / med["ebipla"],
-            "bare_fwd_bwd_s": med["bare"], "chain_over_J_bare": med["prior_chain"] / (n_prior_steps * med["bare"]),
-            "device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-        })
-    return rows
+    jobs = {"ebipla": ebipla_step, "lebm": lebm_step, "prior_chain": chain, "bare": bare}
+    for fn in jobs.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(repeats):  # interleaved rounds
+        for name, fn in jobs.items():
+            times[name].append(timed(fn))
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    return {
+        "N": n, "J": n_prior_steps, "B": batch_size,
+        "activations": "silu/silu" if same_activation else "silu/relu (paper)",
+        "ebipla_s": med["ebipla"], "lebm_s": med["lebm"], "lebm_over_ebipla": med["lebm"] / med["ebipla"],
+        "prior_chain_s": med["prior_chain"], "chain_share_ebipla": med["prior_chain"] / med["ebipla"],
+        "bare_fwd_bwd_s": med["bare"], "chain_over_J_bare": med["prior_chain"] / (n_prior_steps * med["bare"]),
+        "device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
 
 
 def _device_name(device: torch.device) -> str:
@@ -127,12 +130,11 @@ def run_bench(out: str | Path, particles: list[int], n_prior_steps: int, batch_s
     for n in particles:
         log.info("timing N = %d on %s", n, _device_name(device))
         rows += bench_setting(n, n_prior_steps, batch_size, repeats, device)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out, buf.getvalue())
     print(f"Swiss roll, B = {batch_size}, J = {n_prior_steps}, {_device_name(device)}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {repeats} rounds")
     print(format_table(rows))

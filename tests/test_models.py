@@ -77,3 +77,13 @@ def test_identity_generator_has_no_parameters():
     torch.testing.assert_close(model.decode(x), x)
     with pytest.raises(ValueError):
         build_model(ModelConfig(latent_dim=3, generator=GeneratorConfig(kind="identity")), (2,))
+
+
+def test_frozen_decoder_has_no_graph_to_beta():
+    model = build_model(ModelConfig(latent_dim=2, sigma=0.5), (3,))
+    x = torch.randn(4, 2, requires_grad=True)
+    frozen = model.V(x, torch.randn(4, 3), frozen=True).sum()
+    grads = torch.autograd.grad(frozen, [x, *model.generator.parameters()], allow_unused=True)
+    assert grads[0] is not None and all(g is None for g in grads[1:])
+    live = model.V(x, torch.randn(4, 3)).sum()
+    assert all(g is not None for g in torch.autograd.grad(live, list(model.generator.parameters())))
