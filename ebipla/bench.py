@@ -29,6 +29,7 @@ from .algorithms import ALGORITHMS
 from .algorithms.langevin import fresh_prior_samples
 from .checkpoint import atomic_write_text
 from .config import load_config
+from .errors import ConfigError
 from .run import new_model, resolve_device, training_data
 
 log = logging.getLogger("ebipla.bench")
@@ -96,10 +97,13 @@ def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, devic
         for name, fn in jobs.items():
             times[name].append(timed(fn))
     med = {name: statistics.median(ts) for name, ts in times.items()}
+    spread = {f"{m}_{stat}_s": fn(times[m]) for m in ("ebipla", "lebm")
+              for stat, fn in (("mean", statistics.fmean), ("std", statistics.stdev))}
     return {
         "N": n, "J": n_prior_steps, "B": batch_size,
         "activations": "silu/silu" if same_activation else "silu/relu (paper)",
         "ebipla_s": med["ebipla"], "lebm_s": med["lebm"], "lebm_over_ebipla": med["lebm"] / med["ebipla"],
+        **spread,
         "prior_chain_s": med["prior_chain"], "chain_share_ebipla": med["prior_chain"] / med["ebipla"],
         "bare_fwd_bwd_s": med["bare"], "chain_over_J_bare": med["prior_chain"] / (n_prior_steps * med["bare"]),
         "device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -125,6 +129,8 @@ def format_table(rows: list[dict]) -> str:
 
 def run_bench(out: str | Path, particles: list[int], n_prior_steps: int, batch_size: int, repeats: int,
               device_name: str) -> list[dict]:
+    if repeats < 2:
+        raise ConfigError(f"--repeats must be at least 2 (got {repeats}): the spread needs two timings.")
     device = resolve_device(device_name)
     rows = []
     for n in particles:

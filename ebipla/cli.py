@@ -3,6 +3,8 @@
     ebipla train --config FILE [--config FILE ...] [--set key=value ...] --out DIR
     ebipla sample --run DIR          ebipla evaluate --run DIR          ebipla landscape --run DIR
     ebipla config --config FILE      (print the resolved config and exit)
+    ebipla data --config FILE --out FILE
+    ebipla report synthetic-mmd|samples-landscapes|j-ablation|runtime ... --out PREFIX
     ebipla bench                     ebipla quickstart                ebipla presets --write DIR
 """
 
@@ -35,14 +37,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N)")
     p.add_argument("--until-iteration", type=int, metavar="K",
                    help="stop after iteration K with a checkpoint (resume later with the same command)")
+    p.add_argument("--restart-on-config-change", action="store_true",
+                   help="if DIR's checkpoint has another config, keep it as checkpoint.previous.pt and start afresh")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: only on a terminal; plain log lines otherwise)")
 
     p = sub.add_parser("config", help="print the resolved config and exit (a dry run)")
     _add_config_args(p)
 
+    p = sub.add_parser("data", help="write a synthetic data set (training and held-out points) as .npz")
+    _add_config_args(p)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--n-eval", type=int, default=5000, help="held-out points (default 5000)")
+
+    p = sub.add_parser("report", help="tables and figures from finished runs")
+    what = p.add_subparsers(dest="what", required=True)
+    q = what.add_parser("synthetic-mmd", help="MMD^2 table, mean +- s.e. over seeds (.csv, .md, .tex)")
+    q.add_argument("metrics", nargs="+", help="metrics.json files")
+    q = what.add_parser("samples-landscapes", help="Figure 1 (left): samples and exp(-U) (.pdf, .png)")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
+    q = what.add_parser("j-ablation", help="Appendix E.1: samples and exp(-U) against J (.pdf, .png)")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q = what.add_parser("runtime", help="Figure 1 (right): seconds per step against N (.pdf, .png)")
+    q.add_argument("timing", help="ebipla bench CSV")
+    for q in what.choices.values():
+        q.add_argument("--out", required=True, metavar="PREFIX", help="output path without suffix")
+        q.add_argument("--caption", default="", help="title line that says what produced the numbers")
+
     for name, helptext in (("sample", "draw samples from a trained run (samples.npz)"),
-                           ("evaluate", "MMD^2 of a trained run against held-out data (metrics.json)"),
+                           ("evaluate", "MMD^2 against held-out data, samples, landscape (metrics.json, samples.npz, "
+                                        "landscape.npz)"),
                            ("landscape", "normalised exp(-U) on a latent grid (landscape.npz)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--run", required=True, metavar="DIR", help="trained run directory")
@@ -98,8 +123,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .train import train
 
         device = resolve_device(args.device or cfg.device)
-        train(cfg, args.out, device=device, until_iteration=args.until_iteration, progress=args.progress)
+        train(cfg, args.out, device=device, until_iteration=args.until_iteration, progress=args.progress,
+              restart_on_change=args.restart_on_config_change)
         return 0
+    if args.command == "data":
+        from .config import load_config
+        from .data import write_synthetic
+
+        cfg = load_config(args.config, args.overrides)
+        log.info("wrote %s", write_synthetic(cfg.data, args.out, args.n_eval))
+        return 0
+    if args.command == "report":
+        return _report(args)
     if args.command in ("sample", "evaluate", "landscape"):
         from . import evaluate
 
@@ -128,6 +163,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         quickstart(args.out, args.datasets, args.methods, args.particles, args.device)
         return 0
     raise AssertionError(args.command)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import figures, tables
+
+    if args.what == "synthetic-mmd":
+        tables.write_synthetic_mmd(args.metrics, args.out, args.caption)
+    elif args.what == "samples-landscapes":
+        figures.samples_and_landscapes(args.runs, args.data, args.out, args.caption)
+    elif args.what == "j-ablation":
+        figures.j_ablation(args.runs, args.out, args.caption)
+    else:
+        figures.runtime_vs_n(args.timing, args.out, args.caption)
+    log.info("wrote %s.*", args.out)
+    return 0
 
 
 if __name__ == "__main__":

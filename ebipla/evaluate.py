@@ -29,6 +29,12 @@ def sampler_settings(cfg: RunConfig) -> tuple[int, float]:
     return n_steps, gamma
 
 
+def particles_or_steps(cfg: RunConfig) -> int:
+    """N of the paper's grid: particles per data point (EBIPLA) or posterior ULA steps (LEBM)."""
+    algo = cfg.algorithm
+    return algo.n_posterior_steps if algo.name == "lebm" else algo.n_particles
+
+
 def draw_latents(model: LatentEBM, cfg: RunConfig, n: int | None = None) -> torch.Tensor:
     """Prior samples (n, d_x) with per-sample seeds from ``eval.sample_seed``."""
     n_steps, gamma = sampler_settings(cfg)
@@ -80,7 +86,8 @@ def sample_run(run_dir: str | Path, n: int | None = None, out: str | Path | None
 
 
 def evaluate_run(run_dir: str | Path, out: str | Path | None = None) -> dict:
-    """MMD^2 of model samples against held-out data; writes ``metrics.json`` and ``samples.npz``."""
+    """MMD^2 of model samples against held-out data; writes ``metrics.json``, ``samples.npz`` and, for a 2-d
+    latent space, ``landscape.npz``."""
     trained = rundir.load_run(run_dir)
     cfg = trained.cfg
     x, y = draw_samples(trained.model, cfg)
@@ -98,19 +105,26 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None) -> dict:
         "iteration": trained.payload["iteration"],
         "dataset": cfg.data.name,
         "algorithm": cfg.algorithm.name,
+        "n": particles_or_steps(cfg),
+        "n_prior_steps": cfg.algorithm.n_prior_steps,
         "seed": cfg.seed,
         "note": "MMD^2 is an addition: the paper reports no synthetic metric",
     }
     atomic_save_npz(Path(run_dir) / rundir.SAMPLES, x=x.cpu().numpy(), y=y.cpu().numpy())
+    if trained.model.d_x == 2:  # the landscape from the same latents (what ebipla landscape computes)
+        save_landscape(trained, x, Path(run_dir) / rundir.LANDSCAPE)
     atomic_write_json(Path(out) if out else Path(run_dir) / rundir.EVAL_METRICS, metrics)
     return metrics
+
+
+def save_landscape(trained: rundir.TrainedRun, latents: torch.Tensor, path: Path) -> Path:
+    bounds = landscape_bounds(latents, trained.cfg.eval.landscape_margin)
+    atomic_save_npz(path, **energy_landscape(trained.model, bounds, trained.cfg.eval.landscape_grid))
+    return path
 
 
 def landscape_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``landscape.npz``: normalised exp(-U) on a grid spanning the model's latent samples."""
     trained = rundir.load_run(run_dir)
-    x = draw_latents(trained.model, trained.cfg)
-    bounds = landscape_bounds(x, trained.cfg.eval.landscape_margin)
     path = Path(out) if out else Path(run_dir) / rundir.LANDSCAPE
-    atomic_save_npz(path, **energy_landscape(trained.model, bounds, trained.cfg.eval.landscape_grid))
-    return path
+    return save_landscape(trained, draw_latents(trained.model, trained.cfg), path)

@@ -17,14 +17,16 @@ PNG_METADATA = {"Software": None}  # byte-stable output
 PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
 
 
-def save_figure(fig: plt.Figure, path: str | Path) -> None:
-    """Save as PNG or PDF (by suffix) atomically, with no timestamps, so equal figures give equal bytes."""
-    path = Path(path)
-    fmt = path.suffix.lstrip(".")
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=150, metadata=PNG_METADATA if fmt == "png" else PDF_METADATA)
+def save_figure(fig: plt.Figure, *paths: str | Path) -> None:
+    """Save to each path as PNG or PDF (by suffix), atomically and without timestamps (equal figures give equal
+    bytes), then close the figure."""
+    for path in map(Path, paths):
+        fmt = path.suffix.lstrip(".")
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=150, metadata=PNG_METADATA if fmt == "png" else PDF_METADATA)
+        data = buf.getvalue()
+        atomic_write(path, lambda f, data=data: f.write(data))
     plt.close(fig)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
 def scatter(ax: plt.Axes, points: np.ndarray, title: str, limits: tuple[float, float] | None = None) -> None:

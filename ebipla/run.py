@@ -4,8 +4,10 @@ Layout of ``results/<run>/``::
 
     config.yaml          resolved config (every field)
     checkpoint.pt        full training state: parameters, optimisers, particle bank, RNG state, iteration
+    checkpoint.previous.pt  the last checkpoint of an earlier config, when a changed config restarted the run
     train.log            log lines
     train_metrics.jsonl  one JSON line per logged iteration (the training curve)
+    train_summary.json   written once training has finished (the workflow's marker of a finished run)
     samples.npz          model samples (ebipla sample)
     metrics.json         evaluation metrics (ebipla evaluate)
     landscape.npz        normalised exp(-U) on a latent grid (ebipla landscape)
@@ -26,8 +28,10 @@ from .models import LatentEBM, build_model
 
 CONFIG = "config.yaml"
 CHECKPOINT = "checkpoint.pt"
+PREVIOUS_CHECKPOINT = "checkpoint.previous.pt"  # kept when a changed config restarts the run
 TRAIN_LOG = "train.log"
 TRAIN_METRICS = "train_metrics.jsonl"
+TRAIN_SUMMARY = "train_summary.json"
 SAMPLES = "samples.npz"
 EVAL_METRICS = "metrics.json"
 LANDSCAPE = "landscape.npz"

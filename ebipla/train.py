@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from . import run as rundir
 from .algorithms import ALGORITHMS, TrainState
 from .algorithms.langevin import derive_seed
-from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import RunConfig, dump_yaml, to_dict
 from .errors import CheckpointError, DivergenceError
 
@@ -89,16 +90,12 @@ def restore(payload: dict, state: TrainState, gen: torch.Generator, schedulers: 
     state.iteration = payload["iteration"]
 
 
-def check_same_config(cfg: RunConfig, payload: dict, path: Path) -> None:
+def config_changes(cfg: RunConfig, payload: dict) -> list[str]:
+    """'key: old -> new' for each config key that differs from the checkpoint's (device aside)."""
     new, old = to_dict(cfg), payload["config"]
     diffs = [key for key in _flat_keys(new) | _flat_keys(old)
              if key.split(".")[0] not in IGNORED_ON_RESUME and _get(new, key) != _get(old, key)]
-    if diffs:
-        shown = "; ".join(f"{k}: {_get(old, k)!r} -> {_get(new, k)!r}" for k in sorted(diffs)[:5])
-        raise CheckpointError(
-            f"checkpoint {path} was written with a different config ({shown}). Resuming would mix two runs: "
-            "train into a new --out directory, or delete the old run directory to start again."
-        )
+    return [f"{k}: {_get(old, k)!r} -> {_get(new, k)!r}" for k in sorted(diffs)]
 
 
 def _flat_keys(d: dict, prefix: str = "") -> set[str]:
@@ -136,10 +133,13 @@ def first_non_finite(state: TrainState, metrics: dict) -> str | None:
 
 
 def train(cfg: RunConfig, out_dir: str | Path, *, device: torch.device | None = None,
-          until_iteration: int | None = None, progress: bool | None = None) -> TrainState:
+          until_iteration: int | None = None, progress: bool | None = None,
+          restart_on_change: bool = False) -> TrainState:
     """Train ``cfg`` into ``out_dir``, resuming from ``out_dir/checkpoint.pt`` when it exists.
 
-    ``until_iteration`` stops (with a checkpoint) after that many iterations instead of the configured total.
+    ``until_iteration`` stops (with a checkpoint) after that many iterations instead of the configured total. A
+    checkpoint written with a different config is an error, unless ``restart_on_change``: then it is renamed to
+    ``checkpoint.previous.pt`` and training starts afresh (the workflow's behaviour when a run's config changes).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,14 +151,14 @@ def train(cfg: RunConfig, out_dir: str | Path, *, device: torch.device | None = 
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     package_log.addHandler(handler)
     try:
-        return _train(cfg, out, device, until_iteration, progress)
+        return _train(cfg, out, device, until_iteration, progress, restart_on_change)
     finally:
         package_log.removeHandler(handler)
         handler.close()
 
 
 def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int | None,
-           progress: bool | None) -> TrainState:
+           progress: bool | None, restart_on_change: bool) -> TrainState:
     algo = ALGORITHMS[cfg.algorithm.name]
     y_all = rundir.training_data(cfg, device)  # (M, *obs_shape)
     obs_shape = tuple(y_all.shape[1:])
@@ -170,9 +170,20 @@ def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int
     ckpt = out / rundir.CHECKPOINT
     if ckpt.exists():
         payload = load_checkpoint(ckpt, map_location=device)
-        check_same_config(cfg, payload, ckpt)
-        restore(payload, state, gen, schedulers)
-        log.info("resumed %s at iteration %d", out, state.iteration)
+        changes = config_changes(cfg, payload)
+        if changes and not restart_on_change:
+            raise CheckpointError(
+                f"checkpoint {ckpt} was written with a different config ({'; '.join(changes[:5])}). Resuming would "
+                "mix two runs: train into a new --out directory, pass --restart-on-config-change (the old "
+                f"checkpoint is kept as {rundir.PREVIOUS_CHECKPOINT}), or delete the run directory."
+            )
+        if changes:
+            os.replace(ckpt, out / rundir.PREVIOUS_CHECKPOINT)
+            log.warning("config changed (%s): restarting %s; the old checkpoint is now %s", "; ".join(changes[:5]),
+                        out, rundir.PREVIOUS_CHECKPOINT)
+        else:
+            restore(payload, state, gen, schedulers)
+            log.info("resumed %s at iteration %d", out, state.iteration)
     atomic_write_text(out / rundir.CONFIG, dump_yaml(cfg))
     _truncate_metrics(out / rundir.TRAIN_METRICS, state.iteration)
 
@@ -199,6 +210,11 @@ def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int
         if k % cfg.train.checkpoint_every == 0 or k == stop:
             save_checkpoint(ckpt, state_payload(cfg, state, gen, schedulers, obs_shape))
     bar.close()
+    if state.iteration == total:
+        atomic_write_json(out / rundir.TRAIN_SUMMARY, {
+            "iteration": state.iteration, "epochs": cfg.train.n_epochs, "algorithm": cfg.algorithm.name,
+            "dataset": cfg.data.name, "seed": cfg.seed, "device": str(device),
+        })
     log.info("finished %s at iteration %d", out, state.iteration)
     return state
 

@@ -103,3 +103,15 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         train(cfg, tmp_path)
+
+
+def test_restart_on_config_change_keeps_the_old_checkpoint(tmp_path):
+    train(load_config([], TINY + RESUME_CASES["lebm"]), tmp_path, until_iteration=2)
+    old = (tmp_path / rundir.CHECKPOINT).read_bytes()
+    other = load_config([], TINY + RESUME_CASES["lebm"] + ["algorithm.h=0.002"])
+    train(other, tmp_path, restart_on_change=True)
+    assert (tmp_path / rundir.PREVIOUS_CHECKPOINT).read_bytes() == old
+    assert load_checkpoint(tmp_path / rundir.CHECKPOINT)["config"]["algorithm"]["h"] == 0.002
+    fresh = tmp_path.parent / "fresh"
+    train(other, fresh)
+    assert_same(load_checkpoint(fresh / rundir.CHECKPOINT), load_checkpoint(tmp_path / rundir.CHECKPOINT))

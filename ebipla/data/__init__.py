@@ -1,5 +1,5 @@
 """Data sets: the synthetic benchmarks and the toy model (images are added by the image experiments)."""
 
-from .synthetic import SyntheticData, make_synthetic
+from .synthetic import SyntheticData, make_synthetic, write_synthetic
 
-__all__ = ["SyntheticData", "make_synthetic"]
+__all__ = ["SyntheticData", "make_synthetic", "write_synthetic"]

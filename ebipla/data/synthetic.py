@@ -8,11 +8,13 @@ x_lat (M, 2) and the observed ambient points y (M, d_y) = T(x_lat).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.datasets import make_moons
 
+from ..checkpoint import atomic_save_npz
 from ..config.schema import CircleConfig, DataConfig, MoonsConfig, SwissRollConfig, ToyConfig
 
 
@@ -77,3 +79,11 @@ def make_synthetic(cfg: DataConfig, split: str = "train", n: int | None = None) 
     rng = np.random.default_rng(seed)
     x, y = GENERATORS[cfg.name](getattr(cfg, cfg.name), n or cfg.n_points, rng)
     return SyntheticData(torch.from_numpy(x).float(), torch.from_numpy(y).float())
+
+
+def write_synthetic(cfg: DataConfig, path: str | Path, n_eval: int) -> Path:
+    """Save the training points (x_lat, y) and ``n_eval`` held-out points (x_lat_eval, y_eval) as .npz."""
+    train, held_out = make_synthetic(cfg, "train"), make_synthetic(cfg, "eval", n_eval)
+    atomic_save_npz(path, x_lat=train.x_lat.numpy(), y=train.y.numpy(), x_lat_eval=held_out.x_lat.numpy(),
+                    y_eval=held_out.y.numpy())
+    return Path(path)

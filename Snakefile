@@ -1,0 +1,27 @@
+# ebipla: the paper's experiments as one DAG. Run from the repository root:
+#   snakemake --cores all                      # the full reproduction on this machine (config/config.yaml)
+#   snakemake --cores all --profile slurm      # the same, with every non-local rule submitted to SLURM
+#   snakemake --cores all --configfile config/quick.yaml   # CPU minutes: the synthetic experiments, reduced
+from snakemake.utils import min_version
+
+min_version("9.19")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

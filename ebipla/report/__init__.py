@@ -1,0 +1,1 @@
+"""Paper tables and figures, built from run directories and metrics files only."""

@@ -1,0 +1,48 @@
+# Evaluation of finished runs (MMD^2, samples and the energy landscape in one pass) and the per-step timing of Figure 1 (right).
+
+
+rule evaluate_synthetic:
+    input:
+        "results/runs/synthetic/{dataset}/{method}/N{N}/{variant}/seed{seed}/train_summary.json",
+    output:
+        metrics="results/runs/synthetic/{dataset}/{method}/N{N}/{variant}/seed{seed}/metrics.json",
+        samples="results/runs/synthetic/{dataset}/{method}/N{N}/{variant}/seed{seed}/samples.npz",
+        landscape="results/runs/synthetic/{dataset}/{method}/N{N}/{variant}/seed{seed}/landscape.npz",
+    log:
+        "results/logs/evaluate/{dataset}/{method}/N{N}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{method}/N{N}/{variant}/seed{seed}.tsv"
+    conda:
+        ENV
+    threads: SITE["cpus_eval"]
+    resources:
+        slurm_partition=SITE["partition"],
+        slurm_account=SITE["account"],
+        mem_mb=SITE["mem_mb_eval"],
+        runtime=SITE["runtime_eval"],
+    params:
+        run_dir=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla evaluate --run {params.run_dir} > {log} 2>&1"
+
+
+rule timing:
+    output:
+        "results/timing/synthetic.csv",
+    log:
+        "results/logs/timing/synthetic.log",
+    benchmark:
+        "results/benchmarks/timing/synthetic.tsv"
+    conda:
+        ENV
+    threads: SITE["cpus_train"]
+    resources:
+        **gpu_resources(SITE["runtime_eval"]),
+    params:
+        particles=" ".join(str(n) for n in config["timing"]["particles"]),
+        prior_steps=config["timing"]["prior_steps"],
+        batch_size=config["timing"]["batch_size"],
+        repeats=config["timing"]["repeats"],
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla bench --particles {params.particles} --prior-steps {params.prior_steps}"
+        " --batch-size {params.batch_size} --repeats {params.repeats} --out {output} > {log} 2>&1"

@@ -1,0 +1,28 @@
+# Training: one run directory per (data set, method, N, variant, seed). The declared output is the marker that
+# training finished; the resumable checkpoint.pt beside it is not declared, so Snakemake never deletes it and a
+# retried job (profile `retries`) resumes where the failed one stopped. When a run's config changes, the rerun
+# starts afresh and keeps the old checkpoint as checkpoint.previous.pt.
+
+
+rule train:
+    input:
+        run_config_files,
+    output:
+        "results/runs/synthetic/{dataset}/{method}/N{N}/{variant}/seed{seed}/train_summary.json",
+    log:
+        "results/logs/train/{dataset}/{method}/N{N}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{method}/N{N}/{variant}/seed{seed}.tsv"
+    conda:
+        ENV
+    threads: SITE["cpus_train"]
+    resources:
+        **gpu_resources(SITE["runtime_train"]),
+    params:
+        run_dir=lambda wc, output: os.path.dirname(output[0]),
+        overrides=run_overrides,
+        configs=lambda wc, input: " ".join(f"--config {f}" for f in input),
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla train {params.configs} {params.overrides} --out {params.run_dir}"
+        " --restart-on-config-change"
+        " > {log} 2>&1"
