@@ -17,6 +17,7 @@ from . import run as rundir
 from .checkpoint import atomic_save_npz, atomic_write_json
 from .config import RunConfig
 from .data import make_synthetic
+from .errors import ConfigError
 from .metrics import mmd2_unbiased
 from .models import LatentEBM
 from .sampling import decode_samples, sample_latents
@@ -54,7 +55,8 @@ def energy_landscape(model: LatentEBM, bounds: np.ndarray, grid: int) -> dict[st
     """exp(-U_alpha) on a grid x grid lattice over ``bounds`` [[x0_lo, x0_hi], [x1_lo, x1_hi]], normalised so that
     density * cell_area sums to 1 (paper Figure 1's "exponentiated energy landscape"). 2-d latents only."""
     if model.d_x != 2:
-        raise ValueError(f"an energy landscape needs a 2-d latent space, not {model.d_x}-d")
+        raise ConfigError(f"an energy landscape needs a 2-d latent space; this model has model.latent_dim = "
+                          f"{model.d_x}.")
     device = next(model.parameters()).device
     axes = [torch.linspace(float(lo), float(hi), grid, dtype=torch.float64) for lo, hi in bounds]
     g0, g1 = torch.meshgrid(axes[0], axes[1], indexing="xy")  # (grid, grid): rows follow x1, columns x0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -27,6 +28,11 @@ def save_figure(fig: plt.Figure, *paths: str | Path) -> None:
         data = buf.getvalue()
         atomic_write(path, lambda f, data=data: f.write(data))
     plt.close(fig)
+
+
+def wrap(text: str, width: int = 80) -> str:
+    """A caption broken into lines of at most ``width`` characters."""
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def scatter(ax: plt.Axes, points: np.ndarray, title: str, limits: tuple[float, float] | None = None) -> None:

@@ -169,21 +169,7 @@ def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int
 
     ckpt = out / rundir.CHECKPOINT
     if ckpt.exists():
-        payload = load_checkpoint(ckpt, map_location=device)
-        changes = config_changes(cfg, payload)
-        if changes and not restart_on_change:
-            raise CheckpointError(
-                f"checkpoint {ckpt} was written with a different config ({'; '.join(changes[:5])}). Resuming would "
-                "mix two runs: train into a new --out directory, pass --restart-on-config-change (the old "
-                f"checkpoint is kept as {rundir.PREVIOUS_CHECKPOINT}), or delete the run directory."
-            )
-        if changes:
-            os.replace(ckpt, out / rundir.PREVIOUS_CHECKPOINT)
-            log.warning("config changed (%s): restarting %s; the old checkpoint is now %s", "; ".join(changes[:5]),
-                        out, rundir.PREVIOUS_CHECKPOINT)
-        else:
-            restore(payload, state, gen, schedulers)
-            log.info("resumed %s at iteration %d", out, state.iteration)
+        resume(cfg, ckpt, state, gen, schedulers, restart_on_change)
     atomic_write_text(out / rundir.CONFIG, dump_yaml(cfg))
     _truncate_metrics(out / rundir.TRAIN_METRICS, state.iteration)
 
@@ -217,6 +203,27 @@ def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int
         })
     log.info("finished %s at iteration %d", out, state.iteration)
     return state
+
+
+def resume(cfg: RunConfig, ckpt: Path, state: TrainState, gen: torch.Generator, schedulers: list,
+           restart_on_change: bool) -> None:
+    """Restore ``state`` from ``ckpt``; if the checkpoint has another config, refuse or set it aside."""
+    payload = load_checkpoint(ckpt, map_location=next(state.model.parameters()).device)
+    changes = config_changes(cfg, payload)
+    if not changes:
+        restore(payload, state, gen, schedulers)
+        log.info("resumed %s at iteration %d", ckpt.parent, state.iteration)
+        return
+    shown = "; ".join(changes[:5])
+    if not restart_on_change:
+        raise CheckpointError(
+            f"checkpoint {ckpt} was written with a different config ({shown}). Resuming would mix two runs: train "
+            "into a new --out directory, pass --restart-on-config-change (the old checkpoint is kept as "
+            f"{rundir.PREVIOUS_CHECKPOINT}), or delete the run directory."
+        )
+    os.replace(ckpt, ckpt.parent / rundir.PREVIOUS_CHECKPOINT)
+    log.warning("config changed (%s): restarting %s; the old checkpoint is now %s", shown, ckpt.parent,
+                rundir.PREVIOUS_CHECKPOINT)
 
 
 def _guard(state: TrainState, metrics: dict, out: Path) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from .. import run as rundir
 from ..config import load_config
 from ..evaluate import particles_or_steps
-from ..plotting import landscape, plt, save_figure, scatter
+from ..plotting import landscape, plt, save_figure, scatter, wrap
 from .tables import METHOD_LABELS
 
 
@@ -57,7 +57,7 @@ def samples_and_landscapes(run_dirs: list[str | Path], data_files: list[str | Pa
                 continue
             scatter(ax_s, np.load(run_dir / rundir.SAMPLES)["y"][:2000], f"{METHOD_LABELS[method]} N={n}", lim)
             landscape(ax_l, dict(np.load(run_dir / rundir.LANDSCAPE)), f"{METHOD_LABELS[method]} exp(-U)")
-    fig.suptitle(title, fontsize=8)
+    fig.suptitle(wrap(title, 25 * cols), fontsize=8)
     fig.tight_layout()
     save_both(fig, prefix)
 
@@ -79,7 +79,7 @@ def j_ablation(run_dirs: list[str | Path], prefix: str | Path, title: str) -> No
             y = np.load(run_dir / rundir.SAMPLES)["y"][:2000]
             scatter(axes[2 * r, c], y, f"{dataset} J={j}", _limits(y))
             landscape(axes[2 * r + 1, c], dict(np.load(run_dir / rundir.LANDSCAPE)), "exp(-U)")
-    fig.suptitle(title, fontsize=8)
+    fig.suptitle(wrap(title, 25 * len(js)), fontsize=8)
     fig.tight_layout()
     save_both(fig, prefix)
 
@@ -88,7 +88,7 @@ def runtime_vs_n(timing_csv: str | Path, prefix: str | Path, title: str) -> None
     """Figure 1 (right): seconds per training step against N, mean +- s.d. over the timed runs."""
     with open(timing_csv, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["activations"].endswith("(paper)")]
-    fig, ax = plt.subplots(figsize=(3.2, 2.4))
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
     n = [int(r["N"]) for r in rows]
     for method, label in METHOD_LABELS.items():
         mean = [float(r[f"{method}_mean_s"]) for r in rows]
@@ -98,7 +98,7 @@ def runtime_vs_n(timing_csv: str | Path, prefix: str | Path, title: str) -> None
     ax.set_xticks(n, [str(v) for v in n])
     ax.set_xlabel("N (EBIPLA particles / LEBM posterior steps)")
     ax.set_ylabel("seconds per training step")
-    ax.set_title(f"{title}\n{rows[0]['device']}" if rows else title, fontsize=7)
+    ax.set_title(wrap(f"{title} Device: {rows[0]['device']}." if rows else title, 70), fontsize=7)
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_both(fig, prefix)

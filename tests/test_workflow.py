@@ -1,0 +1,71 @@
+"""The Snakemake workflow without running jobs: lint, the full plan, config validation, site settings."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workflow_helpers import REPO, copy_repo, run, tool_env
+
+# 3 data sets x 2 methods x N in {4, 16, 64} x 5 seeds, plus the J ablation: 2 data sets x 5 values of J.
+FULL_TRAINING_JOBS = 3 * 2 * 3 * 5 + 2 * 5
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return copy_repo(tmp_path_factory.mktemp("workflow") / "repo")
+
+
+def planned(repo: Path, *args: str, env: dict | None = None) -> str:
+    return run(["snakemake", "-n", "--forceall", *args], repo, env)
+
+
+def counts(dry_run: str) -> dict[str, int]:
+    table = dry_run.split("Job stats:")[1].split("Reasons:")[0]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_lint_and_format_are_clean():
+    run(["snakemake", "--lint"], REPO)
+    run(["snakefmt", "--check", "Snakefile", "workflow"], REPO)
+
+
+def test_full_config_plans_every_training_job_of_the_paper(repo):
+    jobs = counts(planned(repo))
+    assert jobs["train"] == FULL_TRAINING_JOBS
+    assert jobs["evaluate_synthetic"] == FULL_TRAINING_JOBS
+    assert jobs["synthetic_data"] == 3 and jobs["timing"] == 1
+    for rule in ("synthetic_mmd_table", "figure1", "figure_j_ablation", "figure1_runtime"):
+        assert jobs[rule] == 1
+
+
+def test_quick_and_ci_configs_plan_smaller_runs(repo):
+    assert counts(planned(repo, "--configfile", "config/quick.yaml"))["train"] == 3 * 2 * 2 + 3
+    assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 6
+
+
+def test_config_typo_is_rejected_with_the_key(repo, tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("synthetic:\n  seed: [1]\n")
+    proc = subprocess.run(["snakemake", "-n", "--configfile", str(bad)], cwd=repo, env=tool_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "'seed' was unexpected" in proc.stderr + proc.stdout
+
+
+def test_site_settings_come_from_environment_and_file(repo, tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text("gpu_partition: gpu-short\naccount: from-file\ngpu_model: a100\nruntime_train: 90\n")
+    env = tool_env({"EBIPLA_SITE_FILE": str(site), "EBIPLA_ACCOUNT": "from-env", "EBIPLA_PARTITION": "cpu-part"})
+    out = planned(repo, "--configfile", "tests/config/ci.yaml", env=env)
+    train = out.split("rule train:")[1].split("rule ")[0]
+    assert "slurm_partition=gpu-short" in train and "slurm_account=from-env" in train
+    assert "gpu_model=a100" in train and "runtime=90" in train
+    evaluate = out.split("rule evaluate_synthetic:")[1].split("rule ")[0]
+    assert "slurm_partition=cpu-part" in evaluate
+    site.write_text("gpu_partiton: typo\n")
+    proc = subprocess.run(["snakemake", "-n"], cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "gpu_partiton" in proc.stdout + proc.stderr
