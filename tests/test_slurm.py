@@ -32,7 +32,7 @@ def test_ci_config_runs_as_slurm_jobs(tmp_path):
     with local_slurm(tmp_path / "slurm") as env:
         out = run(["snakemake", "--cores", "all", "--profile", "slurm", "--configfile", "tests/config/ci.yaml",
                    "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs"],
-                  repo, tool_env({**env, **site}))
+                  repo, tool_env({**env, **site}))  # tool_env puts this venv first on PATH
         submitted = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", out)
         states = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i %T"], env=env,
                                 capture_output=True, text=True, check=True).stdout

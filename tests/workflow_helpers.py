@@ -31,9 +31,8 @@ def copy_repo(dest: Path) -> Path:
 
 def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment with this venv first on PATH, single-threaded torch and no DVC analytics."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1",
-           "DVC_NO_ANALYTICS": "1", "TQDM_DISABLE": "1"}
-    env.update(extra or {})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DVC_NO_ANALYTICS": "1", "TQDM_DISABLE": "1", **(extra or {})}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
