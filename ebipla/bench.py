@@ -53,18 +53,18 @@ def _setup(method: str, activation: str, n: int, n_prior_steps: int, batch_size:
     cfg = load_config([], [f"algorithm.name={method}", f"algorithm.{key}={n}",
                            f"algorithm.n_prior_steps={n_prior_steps}", f"train.batch_size={batch_size}",
                            f"model.energy.activation={activation}"])
-    y = training_data(cfg, device)
-    model = new_model(cfg, tuple(y.shape[1:]), device)
+    data = training_data(cfg, device)
+    model = new_model(cfg, data.obs_shape, device)
     gen = torch.Generator(device).manual_seed(0)
     algo = ALGORITHMS[method]
-    state = algo.init_state(cfg, model, len(y), gen)
-    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0)).to(device)
+    state = algo.init_state(cfg, model, len(data), gen)
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(0)).to(device)
     k = [0]
 
     def one_step() -> None:
-        idx = perm[(k[0] * batch_size) % len(y):][:batch_size]
+        idx = perm[(k[0] * batch_size) % len(data):][:batch_size]
         k[0] += 1
-        algo.step(state, (idx, y[idx]), gen)
+        algo.step(state, (idx, data.batch(idx)), gen)
 
     return cfg, model, gen, one_step
 

@@ -3,8 +3,9 @@
     ebipla train --config FILE [--config FILE ...] [--set key=value ...] --out DIR
     ebipla sample --run DIR          ebipla evaluate --run DIR          ebipla landscape --run DIR
     ebipla config --config FILE      (print the resolved config and exit)
-    ebipla data --config FILE --out FILE
-    ebipla report synthetic-mmd|samples-landscapes|j-ablation|runtime ... --out PREFIX
+    ebipla data --config FILE --out FILE      ebipla prepare --config FILE      ebipla fid-ref --config FILE
+    ebipla digits-classifier --config FILE --out FILE
+    ebipla report synthetic-mmd|image-metrics|samples-landscapes|j-ablation|runtime ... --out PREFIX
     ebipla bench                     ebipla quickstart                ebipla presets --write DIR
 """
 
@@ -50,10 +51,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--n-eval", type=int, default=5000, help="held-out points (default 5000)")
 
+    p = sub.add_parser("prepare", help="download and prepare an image data set (<data.root>/<name>/{train,val}.pt)")
+    _add_config_args(p)
+
+    p = sub.add_parser("fid-ref", help="FID statistics of the training images (computed once per data set)")
+    _add_config_args(p)
+    p.add_argument("--out", metavar="FILE", help="default: <data.root>/<name>/fid_ref_<extractor>.npz")
+    p.add_argument("--device", help="override the config's device")
+
+    p = sub.add_parser("fetch-inception", help="download torch-fidelity's Inception weights (for offline nodes)")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = sub.add_parser("digits-classifier", help="train the digits CNN whose features give the digits FID")
+    _add_config_args(p)
+    p.add_argument("--out", required=True, metavar="FILE")
+
     p = sub.add_parser("report", help="tables and figures from finished runs")
     what = p.add_subparsers(dest="what", required=True)
     q = what.add_parser("synthetic-mmd", help="MMD^2 table, mean +- s.e. over seeds (.csv, .md, .tex)")
     q.add_argument("metrics", nargs="+", help="metrics.json files")
+    q = what.add_parser("image-metrics", help="FID and MSE, mean +- s.e. over seeds (.csv, .md, .tex)")
+    q.add_argument("metrics", nargs="+", help="metrics.json files of image runs")
     q = what.add_parser("samples-landscapes", help="Figure 1 (left): samples and exp(-U) (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
@@ -72,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--run", required=True, metavar="DIR", help="trained run directory")
         p.add_argument("--out", metavar="FILE", help="output file (default: inside the run directory)")
+        p.add_argument("--set", action="append", default=[], metavar="eval.KEY=VALUE", dest="overrides",
+                       help="change an evaluation setting of the stored config, e.g. eval.fid.n_samples=10000")
         if name == "sample":
             p.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
 
@@ -85,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="write the paper's synthetic grid as config files")
     p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
+
+    p = sub.add_parser("gpu-check", help="CUDA correctness, no-sync check and s/it at CIFAR-10 settings")
+    p.add_argument("--out", default="results/bench/gpu_check.json", metavar="FILE")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--steps", type=int, default=20, help="timed iterations per method")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
 
     p = sub.add_parser("quickstart", help="the synthetic experiments at CPU size: train, evaluate, summarise")
     p.add_argument("--out", default="results/quickstart", metavar="DIR")
@@ -133,23 +159,36 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.overrides)
         log.info("wrote %s", write_synthetic(cfg.data, args.out, args.n_eval))
         return 0
+    if args.command in ("prepare", "fid-ref", "digits-classifier"):
+        return _images(args)
+    if args.command == "fetch-inception":
+        from .metrics.fid import download_inception
+
+        log.info("wrote %s", download_inception(args.out))
+        return 0
     if args.command == "report":
         return _report(args)
     if args.command in ("sample", "evaluate", "landscape"):
         from . import evaluate
 
         if args.command == "sample":
-            log.info("wrote %s", evaluate.sample_run(args.run, args.n, args.out))
+            log.info("wrote %s", evaluate.sample_run(args.run, args.n, args.out, args.overrides))
         elif args.command == "evaluate":
-            metrics = evaluate.evaluate_run(args.run, args.out)
-            log.info("MMD^2 = %.3e (bandwidth %.3g)", metrics["mmd2"], metrics["mmd_bandwidth"])
+            metrics = evaluate.evaluate_run(args.run, args.out, args.overrides)
+            shown = ("mmd2", "mmd_bandwidth", "fid", "mse", "mse_01")
+            log.info("%s", ", ".join(f"{k} = {metrics[k]:.4g}" for k in shown if metrics.get(k) is not None))
         else:
-            log.info("wrote %s", evaluate.landscape_run(args.run, args.out))
+            log.info("wrote %s", evaluate.landscape_run(args.run, args.out, args.overrides))
         return 0
     if args.command == "bench":
         from .bench import run_bench
 
         run_bench(args.out, args.particles, args.prior_steps, args.batch_size, args.repeats, args.device)
+        return 0
+    if args.command == "gpu-check":
+        from .gpu_check import run_gpu_check
+
+        run_gpu_check(args.out, args.device, args.steps, args.overrides)
         return 0
     if args.command == "presets":
         from .presets import write_presets
@@ -165,11 +204,41 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _images(args: argparse.Namespace) -> int:
+    from .config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if not cfg.data.is_image:
+        from .errors import ConfigError
+
+        raise ConfigError(f"`ebipla {args.command}` needs an image data set; data.name is {cfg.data.name!r}.")
+    if args.command == "prepare":
+        from .data.images import prepare
+
+        log.info("prepared %s", prepare(cfg.data))
+    elif args.command == "fid-ref":
+        from .evaluate_images import compute_reference
+        from .run import resolve_device
+
+        log.info("wrote %s", compute_reference(cfg, resolve_device(args.device or cfg.device), args.out))
+    else:
+        from .data.images import load_split
+        from .metrics.digits_cnn import digits_labels, train_classifier
+
+        labels, val_labels = digits_labels(cfg.data.digits.n_train)
+        accuracy = train_classifier(load_split(cfg.data, "train"), labels, load_split(cfg.data, "val"),
+                                    val_labels, args.out, seed=cfg.seed)
+        log.info("wrote %s (validation accuracy %.3f)", args.out, accuracy)
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from .report import figures, tables
 
     if args.what == "synthetic-mmd":
         tables.write_synthetic_mmd(args.metrics, args.out, args.caption)
+    elif args.what == "image-metrics":
+        tables.write_image_metrics(args.metrics, args.out, args.caption)
     elif args.what == "samples-landscapes":
         figures.samples_and_landscapes(args.runs, args.data, args.out, args.caption)
     elif args.what == "j-ablation":

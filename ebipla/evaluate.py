@@ -78,20 +78,25 @@ def landscape_bounds(latents: torch.Tensor, margin: float) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ run-level
 
 
-def sample_run(run_dir: str | Path, n: int | None = None, out: str | Path | None = None) -> Path:
+def sample_run(run_dir: str | Path, n: int | None = None, out: str | Path | None = None,
+               overrides: list[str] = ()) -> Path:
     """Write ``samples.npz`` (latents ``x``, observations ``y``) for a trained run."""
-    trained = rundir.load_run(run_dir)
+    trained = rundir.load_run(run_dir, eval_overrides=overrides)
     x, y = draw_samples(trained.model, trained.cfg, n)
     path = Path(out) if out else Path(run_dir) / rundir.SAMPLES
     atomic_save_npz(path, x=x.cpu().numpy(), y=y.cpu().numpy())
     return path
 
 
-def evaluate_run(run_dir: str | Path, out: str | Path | None = None) -> dict:
-    """MMD^2 of model samples against held-out data; writes ``metrics.json``, ``samples.npz`` and, for a 2-d
-    latent space, ``landscape.npz``."""
-    trained = rundir.load_run(run_dir)
+def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: list[str] = ()) -> dict:
+    """Synthetic runs: MMD^2 of model samples against held-out data; writes ``metrics.json``, ``samples.npz`` and,
+    for a 2-d latent space, ``landscape.npz``. Image runs: see :func:`ebipla.evaluate_images.evaluate_image_run`."""
+    trained = rundir.load_run(run_dir, eval_overrides=overrides)
     cfg = trained.cfg
+    if cfg.data.is_image:
+        from .evaluate_images import evaluate_image_run
+
+        return evaluate_image_run(trained, run_dir, out)
     x, y = draw_samples(trained.model, cfg)
     held_out = make_synthetic(cfg.data, "eval", cfg.eval.n_eval_points).y
     mmd2, bandwidth = mmd2_unbiased(y, held_out, cfg.eval.mmd_bandwidth)
@@ -125,8 +130,8 @@ def save_landscape(trained: rundir.TrainedRun, latents: torch.Tensor, path: Path
     return path
 
 
-def landscape_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def landscape_run(run_dir: str | Path, out: str | Path | None = None, overrides: list[str] = ()) -> Path:
     """Write ``landscape.npz``: normalised exp(-U) on a grid spanning the model's latent samples."""
-    trained = rundir.load_run(run_dir)
+    trained = rundir.load_run(run_dir, eval_overrides=overrides)
     path = Path(out) if out else Path(run_dir) / rundir.LANDSCAPE
     return save_landscape(trained, draw_latents(trained.model, trained.cfg), path)

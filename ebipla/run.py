@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_checkpoint
-from .config import RunConfig, config_from_dict
-from .data import make_synthetic
+from .config import RunConfig, config_from_layers
+from .config.loader import parse_override
+from .data import TrainingSet, training_set
 from .errors import ConfigError
 from .models import LatentEBM, build_model
 
@@ -50,9 +51,9 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def training_data(cfg: RunConfig, device: torch.device) -> torch.Tensor:
-    """The M training observations y (M, *obs_shape) on ``device``."""
-    return make_synthetic(cfg.data, "train").y.to(device)
+def training_data(cfg: RunConfig, device: torch.device) -> TrainingSet:
+    """The M training observations, where ``train.data_storage`` says (device, or pinned CPU memory)."""
+    return training_set(cfg.data, device, cfg.train.data_storage)
 
 
 def new_model(cfg: RunConfig, obs_shape: tuple[int, ...], device: torch.device) -> LatentEBM:
@@ -70,11 +71,21 @@ class TrainedRun:
     payload: dict  # the checkpoint's contents (particles, iteration, ...)
 
 
-def load_run(run_dir: str | Path, device: torch.device | None = None) -> TrainedRun:
-    """The config and trained model of a run directory, from its checkpoint."""
+def load_run(run_dir: str | Path, device: torch.device | None = None, eval_overrides: list[str] = ()) -> TrainedRun:
+    """The config and trained model of a run directory, from its checkpoint. ``eval_overrides`` (key=value, keys
+    under ``eval.``) change how the run is evaluated, never what was trained."""
     path = Path(run_dir) / CHECKPOINT
     payload = load_checkpoint(path, map_location="cpu")
-    cfg = config_from_dict(payload["config"], f"the config stored in {path}")
+    layers = [(payload["config"], f"the config stored in {path}")]
+    for text in eval_overrides:
+        keys, value = parse_override(text)
+        if keys[0] != "eval":
+            raise ConfigError(f"override {text!r}: only eval.* keys can change for a trained run ({path}).")
+        nested = value
+        for key in reversed(keys):
+            nested = {key: nested}
+        layers.append((nested, "command line"))
+    cfg = config_from_layers(layers)
     device = device or resolve_device(cfg.device)
     model = new_model(cfg, tuple(payload["obs_shape"]), device)
     model.load_state_dict(payload["model"])

@@ -18,12 +18,12 @@ STREAM_CHAIN, STREAM_DECODER = 11, 12  # derive_seed tags
 
 @torch.no_grad()
 def sample_latents(model: LatentEBM, n: int, n_steps: int, gamma: float, seed: int,
-                   batch_size: int = 1000) -> torch.Tensor:
-    """n prior samples x_J, (n, d_x), on the model's device."""
+                   batch_size: int = 1000, first: int = 0) -> torch.Tensor:
+    """Prior samples x_J number first, ..., first + n - 1, (n, d_x), on the model's device."""
     device = next(model.parameters()).device
     out = []
-    for start in range(0, n, batch_size):
-        rows = range(start, min(n, start + batch_size))
+    for start in range(first, first + n, batch_size):
+        rows = range(start, min(first + n, start + batch_size))
         draws = per_sample_normal(seed, STREAM_CHAIN, rows, (1 + n_steps, model.d_x)).to(device)  # (b, 1+J, d_x)
         x0, noise = draws[:, 0], draws[:, 1:].transpose(0, 1)  # (b, d_x), (J, b, d_x)
         out.append(prior_chain(model.energy, x0, gamma, noise))

@@ -31,10 +31,11 @@ STREAM_NOISE, STREAM_BATCHES = 1, 2  # derive_seed tags
 IGNORED_ON_RESUME = ("device",)  # config keys that may change when a run is resumed
 
 
-def iterations_per_epoch(cfg: RunConfig) -> int:
+def iterations_per_epoch(cfg: RunConfig, m: int) -> int:
+    """ceil(M / B) minibatches per epoch (one full-batch iteration for Algorithm 1)."""
     if not ALGORITHMS[cfg.algorithm.name].uses_minibatches:
         return 1
-    return math.ceil(cfg.data.n_points / cfg.train.batch_size)
+    return math.ceil(m / cfg.train.batch_size)
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -42,12 +43,11 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def batch_indices(cfg: RunConfig, iteration: int, perm_cache: dict) -> torch.Tensor:
+def batch_indices(cfg: RunConfig, m: int, iteration: int, perm_cache: dict) -> torch.Tensor:
     """Indices of iteration k's minibatch: slice k mod ceil(M/B) of epoch k // ceil(M/B)'s permutation."""
-    m = cfg.data.n_points
     if not ALGORITHMS[cfg.algorithm.name].uses_minibatches:
         return torch.arange(m)
-    epoch, pos = divmod(iteration, iterations_per_epoch(cfg))
+    epoch, pos = divmod(iteration, iterations_per_epoch(cfg, m))
     if perm_cache.get("epoch") != epoch:
         perm_cache.update(epoch=epoch, perm=epoch_permutation(cfg.seed, epoch, m))
     b = cfg.train.batch_size
@@ -85,7 +85,8 @@ def restore(payload: dict, state: TrainState, gen: torch.Generator, schedulers: 
     for sched, saved in zip(schedulers, payload["schedulers"]):
         sched.load_state_dict(saved)
     if payload["particles"] is not None:
-        state.particles = payload["particles"].to(state.particles.device)
+        saved = payload["particles"].to(state.particles.device)
+        state.particles = saved.pin_memory() if state.particles.is_pinned() else saved
     gen.set_state(payload["generator"])
     state.iteration = payload["iteration"]
 
@@ -160,11 +161,11 @@ def train(cfg: RunConfig, out_dir: str | Path, *, device: torch.device | None = 
 def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int | None,
            progress: bool | None, restart_on_change: bool) -> TrainState:
     algo = ALGORITHMS[cfg.algorithm.name]
-    y_all = rundir.training_data(cfg, device)  # (M, *obs_shape)
-    obs_shape = tuple(y_all.shape[1:])
+    data = rundir.training_data(cfg, device)  # M observations, (M, *obs_shape)
+    obs_shape = data.obs_shape
     model = rundir.new_model(cfg, obs_shape, device)
     gen = torch.Generator(device).manual_seed(derive_seed(cfg.seed, STREAM_NOISE))
-    state = algo.init_state(cfg, model, y_all.shape[0], gen)
+    state = algo.init_state(cfg, model, len(data), gen)
     schedulers = lr_schedulers(state, cfg.train.lr_decay)
 
     ckpt = out / rundir.CHECKPOINT
@@ -173,7 +174,7 @@ def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int
     atomic_write_text(out / rundir.CONFIG, dump_yaml(cfg))
     _truncate_metrics(out / rundir.TRAIN_METRICS, state.iteration)
 
-    per_epoch = iterations_per_epoch(cfg)
+    per_epoch = iterations_per_epoch(cfg, len(data))
     total = cfg.train.n_epochs * per_epoch
     stop = min(total, until_iteration) if until_iteration is not None else total
     log.info("training %s (%s, device %s): iterations %d..%d of %d", out, cfg.algorithm.name, device,
@@ -183,8 +184,8 @@ def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int
     bar = tqdm(total=stop, initial=state.iteration, disable=not show_bar, desc=cfg.algorithm.name, leave=False)
     start = time.perf_counter()
     while state.iteration < stop:
-        idx = batch_indices(cfg, state.iteration, perm_cache).to(device)
-        state, metrics = algo.step(state, (idx, y_all[idx]), gen)
+        idx = batch_indices(cfg, len(data), state.iteration, perm_cache).to(device)
+        state, metrics = algo.step(state, (idx, data.batch(idx)), gen)
         k = state.iteration
         bar.update(1)
         if k % per_epoch == 0:

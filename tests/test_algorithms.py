@@ -15,7 +15,7 @@ SMALL = ["data.n_points=200", "train.batch_size=50", "algorithm.n_prior_steps=5"
 
 def setup(overrides: list[str], seed: int = 0):
     cfg = load_config([], SMALL + overrides)
-    y = training_data(cfg, torch.device("cpu"))
+    y = training_data(cfg, torch.device("cpu")).values
     model = new_model(cfg, (2,), torch.device("cpu"))
     gen = torch.Generator().manual_seed(seed)
     algo = ALGORITHMS[cfg.algorithm.name]

@@ -103,6 +103,30 @@ def test_scientific_notation_parses_as_float():
                                                                          "d": "1e-2"}
 
 
+def test_every_shipped_image_config_loads():
+    files = sorted((REPO / "config" / "images").glob("*.yaml"))
+    assert len(files) >= 16
+    runs = {p.stem: load_config([p]) for p in files if "_" in p.stem}
+    assert runs["svhn_ebipla"].train.batch_size == 128 and runs["svhn_ebipla"].algorithm.n_prior_steps == 60
+    assert runs["celebahq_ebipla"].algorithm.n_particles == 5 and runs["celebahq_ebipla"].model.latent_dim == 128
+    assert runs["cifar10_ebipla"].model.generator.ngf == 64  # the SVHN generator
+    assert runs["svhn_lebm"].algorithm.gamma == 0.08  # Pang's s0 = 0.4
+    for path in files:
+        load_config([path])
+
+
+def test_base_files_layer_before_the_file(tmp_path):
+    write(tmp_path, "a.yaml", "train: {n_epochs: 3, batch_size: 7}\n")
+    write(tmp_path, "b.yaml", "base: a.yaml\ntrain: {n_epochs: 4}\n")
+    cfg = load_config([write(tmp_path, "c.yaml", "base: [b.yaml]\nalgorithm: {h: 0.2}\n")])
+    assert (cfg.train.n_epochs, cfg.train.batch_size, cfg.algorithm.h) == (4, 7, 0.2)
+    write(tmp_path, "loop.yaml", "base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="include each other"):
+        load_config([tmp_path / "loop.yaml"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config([write(tmp_path, "d.yaml", "base: nowhere.yaml\n")])
+
+
 def test_every_shipped_config_loads():
     files = sorted((REPO / "config" / "synthetic").rglob("*.yaml"))
     assert len(files) >= 19  # 18 paper-grid files and the quick overlay

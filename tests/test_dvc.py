@@ -16,7 +16,7 @@ import yaml
 
 from workflow_helpers import copy_repo, run
 
-OUTS = ("results/data", "results/runs", "results/timing", "results/paper")
+OUTS = ("results/data", "results/datasets", "results/runs", "results/timing", "results/paper")
 
 
 def merged_ci_config(repo: Path) -> None:
@@ -49,12 +49,12 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
 
     # dvc repro runs the workflow and caches its outputs.
     first = run(["dvc", "repro"], repo)
-    assert jobs_run(first)["train"] == 6
+    assert jobs_run(first)["train"] == 8
     for name in ("figure1.png", "synthetic_mmd.md", "figure_j_ablation.png", "figure1_runtime.png"):
         assert (repo / "results" / "paper" / name).exists()
     assert (repo / "dvc.lock").exists()
     checkpoints = digests(repo, "checkpoint.pt")
-    assert len(checkpoints) == 6
+    assert len(checkpoints) == 8
 
     # Nothing changed: nothing runs, and the status is clean.
     second = run(["dvc", "repro"], repo)
@@ -67,10 +67,10 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
     third = run(["dvc", "repro"], repo)
     ran = jobs_run(third)
     assert ran["train"] == 2 and ran["evaluate_synthetic"] == 2, ran
-    assert "timing" not in ran and "synthetic_data" not in ran
+    assert not {"timing", "synthetic_data", "prepare_images", "fid_reference", "evaluate_images"} & set(ran)
     after = digests(repo, "checkpoint.pt")
     changed = {k for k in after if after[k] != checkpoints.get(k)}
-    assert changed == {k for k in after if "/lebm/" in k and "/paper/" in k}, changed
+    assert changed == {k for k in after if "synthetic/swissroll/lebm/N4/paper/" in k}, changed
     assert "up to date" in run(["dvc", "status"], repo)
 
     # Push to a local remote, delete every output, pull them back: regenerating the figures retrains nothing.
@@ -84,7 +84,8 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
         figure.unlink()
     regenerate = run(["snakemake", "--cores", "all"], repo)
     ran = jobs_run(regenerate)
-    assert set(ran) <= {"synthetic_mmd_table", "figure1", "figure_j_ablation", "figure1_runtime", "all"}, ran
+    assert set(ran) <= {"synthetic_mmd_table", "images_metrics_table", "figure1", "figure_j_ablation",
+                        "figure1_runtime", "all"}, ran
     assert ran.get("figure1") == 1
     assert digests(repo, "checkpoint.pt") == after
 

@@ -17,8 +17,9 @@ import pytest
 from local_slurm import CONF, install, local_slurm, unavailable_reason
 from workflow_helpers import copy_repo, run, tool_env
 
-# 4 grid runs (2 methods x 2 seeds) + 2 J-ablation runs: 6 train, 6 evaluate; 1 timing job.
-EXPECTED_SLURM_JOBS = {"train": 6, "evaluate_synthetic": 6, "timing": 1}
+# Synthetic: 4 grid runs (2 methods x 2 seeds) + 2 J-ablation runs; digits: 2 runs. 8 train, 6 + 2 evaluate,
+# 1 FID reference, 1 timing job. Data preparation, the digits classifier, tables and figures run locally.
+EXPECTED_SLURM_JOBS = {"train": 8, "evaluate_synthetic": 6, "evaluate_images": 2, "fid_reference": 1, "timing": 1}
 
 
 def test_ci_config_runs_as_slurm_jobs(tmp_path):
@@ -45,10 +46,10 @@ def test_ci_config_runs_as_slurm_jobs(tmp_path):
     for job_id, rule in submitted:  # the plugin's per-job log, named after the SLURM job id
         assert list((repo / ".snakemake" / "slurm_logs" / f"rule_{rule}").rglob(f"{job_id}.log")), job_id
     for name in ("synthetic_mmd.csv", "synthetic_mmd.md", "synthetic_mmd.tex", "figure1.pdf", "figure1.png",
-                 "figure_j_ablation.png", "figure1_runtime.png"):
+                 "figure_j_ablation.png", "figure1_runtime.png", "images_metrics.md"):
         assert (repo / "results" / "paper" / name).stat().st_size > 0, name
     runs = sorted((repo / "results" / "runs").rglob("metrics.json"))
-    assert len(runs) == 6 and all((r.parent / "checkpoint.pt").exists() for r in runs)
+    assert len(runs) == 8 and all((r.parent / "checkpoint.pt").exists() for r in runs)
     for daemon in ("slurmctld", "slurmd"):  # stopped again
         assert subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode != 0, daemon
     assert not CONF.exists()

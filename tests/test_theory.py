@@ -46,7 +46,7 @@ def alpha_trace(m: int, n: int, iters: int, prior: str = "exact", n_prior_steps:
         "algorithm": {"name": "ebipla_full", "n_particles": n, "h": H, "gamma": gamma,
                       "n_prior_steps": n_prior_steps, "prior_expectation": prior},
     }, "test_theory")
-    y = training_data(cfg, torch.device("cpu"))  # (M, d)
+    y = training_data(cfg, torch.device("cpu")).values  # (M, d)
     model = new_model(cfg, (DIM,), torch.device("cpu"))
     algo = ALGORITHMS["ebipla_full"]
     gen = torch.Generator().manual_seed(seed)

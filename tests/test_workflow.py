@@ -10,8 +10,12 @@ import pytest
 
 from workflow_helpers import REPO, copy_repo, run, tool_env
 
-# 3 data sets x 2 methods x N in {4, 16, 64} x 5 seeds, plus the J ablation: 2 data sets x 5 values of J.
-FULL_TRAINING_JOBS = 3 * 2 * 3 * 5 + 2 * 5
+# Synthetic: 3 data sets x 2 methods x N in {4, 16, 64} x 5 seeds, plus the J ablation (2 data sets x 5 values
+# of J). Images: Table 1 (3 data sets x 2 methods x 5 seeds), Table 2(a) (CelebA-HQ, 1 run), Table 2(b) (SVHN,
+# N in {1, 4, 16, 32} x 5 seeds).
+SYNTHETIC_TRAINING_JOBS = 3 * 2 * 3 * 5 + 2 * 5
+IMAGE_TRAINING_JOBS = 3 * 2 * 5 + 1 + 4 * 5
+FULL_TRAINING_JOBS = SYNTHETIC_TRAINING_JOBS + IMAGE_TRAINING_JOBS
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +40,26 @@ def test_lint_and_format_are_clean():
 def test_full_config_plans_every_training_job_of_the_paper(repo):
     jobs = counts(planned(repo))
     assert jobs["train"] == FULL_TRAINING_JOBS
-    assert jobs["evaluate_synthetic"] == FULL_TRAINING_JOBS
+    assert jobs["evaluate_synthetic"] == SYNTHETIC_TRAINING_JOBS
+    assert jobs["evaluate_images"] == IMAGE_TRAINING_JOBS
     assert jobs["synthetic_data"] == 3 and jobs["timing"] == 1
-    for rule in ("synthetic_mmd_table", "figure1", "figure_j_ablation", "figure1_runtime"):
+    assert jobs["prepare_images"] == 4 and jobs["fid_reference"] == 4 and jobs["inception_weights"] == 1
+    for rule in ("synthetic_mmd_table", "images_metrics_table", "figure1", "figure_j_ablation", "figure1_runtime"):
         assert jobs[rule] == 1
 
 
+def test_full_plan_lists_each_image_experiment(repo):
+    out = planned(repo, "--quiet", "all")
+    for path in ("svhn/ebipla/N10/paper/seed4", "celeba64/lebm/N20/paper/seed0", "celebahq/ebipla/N5/paper/seed0",
+                 "svhn/ebipla/N32/paper/seed2", "cifar10/ebipla/N10/paper/seed0"):
+        assert f"results/runs/images/{path}/train_summary.json" in out, path
+
+
 def test_quick_and_ci_configs_plan_smaller_runs(repo):
-    assert counts(planned(repo, "--configfile", "config/quick.yaml"))["train"] == 3 * 2 * 2 + 3
-    assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 6
+    quick = counts(planned(repo, "--configfile", "config/quick.yaml"))
+    assert quick["train"] == 3 * 2 * 2 + 3 + 2  # the synthetic grid, the J ablation, the digits
+    assert quick["evaluate_images"] == 2 and quick["digits_classifier"] == 1 and "inception_weights" not in quick
+    assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 8
 
 
 def test_config_typo_is_rejected_with_the_key(repo, tmp_path):

@@ -15,7 +15,8 @@ Warm-up (Algorithm 3): for the first S_warm iterations the bank holds N' particl
 particles take 10 inner ULA steps of h_warm with full noise and no all-particle noise; the losses use the moved
 particles. At k = S_warm each cloud is replicated N / N' times.
 
-Implementation notes: the particle bank (M, N, d_x) lives on the training device. With ``pre_update`` the drift's
+Implementation notes: the particle bank (M, N, d_x) lives on the training device, or in pinned host memory
+(:mod:`.bank`). With ``pre_update`` the drift's
 nabla_x U + nabla_x V comes out of the same backward pass that gives the loss gradients (exact, not an
 approximation), so the non-chain work costs one forward and one backward pass over the B x N particles.
 """
@@ -28,6 +29,7 @@ import torch
 
 from ..config.schema import EbiplaConfig, RunConfig
 from ..models import LatentEBM
+from .bank import add_noise, gather, new_bank, scatter
 from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps
 from .langevin import fresh_prior_samples, ula_chain
 
@@ -38,8 +40,7 @@ def init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generat
     """Particles X_0^{m,n} ~ N(0, I) (paper.md section 9, row 13); N' per point while warming up."""
     algo: EbiplaConfig = cfg.algorithm  # type: ignore[assignment]
     n = algo.warmup_particles if algo.warmup_iters > 0 else algo.n_particles
-    device = next(model.parameters()).device
-    particles = torch.randn((n_data, n, model.d_x), generator=gen, device=device)  # (M, N or N', d_x)
+    particles = new_bank((n_data, n, model.d_x), gen, cfg.train.particle_storage)  # (M, N or N', d_x)
     opt_e, opt_g = adam_optimizers(model, cfg.train)
     return TrainState(model, algo, n_data, cfg.train.batch_size, opt_e, opt_g, particles, cfg.train.grad_clip)
 
@@ -49,26 +50,28 @@ def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainSt
     if state.iteration < cfg.warmup_iters:
         return warmup_step(state, batch, gen)
     if state.particles.shape[1] != cfg.n_particles:  # k = S_warm: N' -> N copies of each cloud
-        state.particles = state.particles.repeat_interleave(cfg.n_particles // state.particles.shape[1], dim=1)
+        copies = state.particles.repeat_interleave(cfg.n_particles // state.particles.shape[1], dim=1)
+        state.particles = copies.pin_memory() if state.particles.is_pinned() else copies
     model, idx, y = state.model, batch[0], batch[1]
     h = cfg.h
 
     # 5. Fresh prior chains, one per batch element, with alpha_k.
     x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
 
-    x_batch = state.particles[idx]  # X_k^{B, 1:N}, (B, N, d_x)
+    x_batch = gather(state.particles, idx, y.device)  # X_k^{B, 1:N}, (B, N, d_x)
     if cfg.loss_particles == "pre_update":
         # 6. Losses at X_k; their backward pass also yields the drift nabla_x phi at (theta_k, X_k).
         loss_e, loss_d, drift = backward_losses(model, x_batch, y, x_hat, want_x_grad=True)
         # 3. Drift step on the batch particles.
-        state.particles[idx] = x_batch - h * drift
+        scatter(state.particles, idx, x_batch - h * drift)
         # 4. Noise sqrt(2h / L) on all particles.
         add_all_particle_noise(state, h, gen)
     else:
         # 3-4. Drift with theta_k, then noise on all particles; 6. losses at X_{k+1} (Algorithm 3's box).
-        state.particles[idx] = x_batch - h * model.grad_x_posterior(x_batch, y)
+        scatter(state.particles, idx, x_batch - h * model.grad_x_posterior(x_batch, y))
         add_all_particle_noise(state, h, gen)
-        loss_e, loss_d, _ = backward_losses(model, state.particles[idx], y, x_hat, want_x_grad=False)
+        x_new = gather(state.particles, idx, y.device)  # X_{k+1}^{B, 1:N}
+        loss_e, loss_d, _ = backward_losses(model, x_new, y, x_hat, want_x_grad=False)
 
     # 7. Adam steps on alpha and beta.
     optimizer_steps(state)
@@ -78,18 +81,17 @@ def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainSt
 
 def add_all_particle_noise(state: TrainState, h: float, gen: torch.Generator) -> None:
     """X^{1:M, 1:N} += sqrt(2h / L) W, W ~ N(0, I) (Algorithm 2, step 4)."""
-    noise = torch.randn(state.particles.shape, generator=gen, device=state.particles.device)
-    state.particles.add_(noise, alpha=math.sqrt(2.0 * h / state.batches_per_epoch))
+    add_noise(state.particles, math.sqrt(2.0 * h / state.batches_per_epoch), gen)
 
 
 def warmup_step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainState, dict]:
     """Algorithm 3, k < S_warm: inner ULA steps on the batch particles, then losses at the moved particles."""
     cfg: EbiplaConfig = state.cfg  # type: ignore[assignment]
     model, idx, y = state.model, batch[0], batch[1]
-    x_batch = state.particles[idx]  # (B, N', d_x)
+    x_batch = gather(state.particles, idx, y.device)  # (B, N', d_x)
     noise = torch.randn((cfg.warmup_inner_steps, *x_batch.shape), generator=gen, device=x_batch.device)
     x_batch = ula_chain(lambda x: model.grad_x_posterior(x, y), x_batch, cfg.warmup_h, noise)
-    state.particles[idx] = x_batch
+    scatter(state.particles, idx, x_batch)
     x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)
     loss_e, loss_d, _ = backward_losses(model, x_batch, y, x_hat, want_x_grad=False)
     optimizer_steps(state)

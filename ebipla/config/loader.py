@@ -1,6 +1,7 @@
 """Strict YAML loading of :class:`~ebipla.config.schema.RunConfig`.
 
-Config files are layered: later files and ``key.path=value`` overrides replace earlier values key by key. Every
+Config files are layered: later files and ``key.path=value`` overrides replace earlier values key by key; a file
+may name ``base`` files (a path or a list, relative to it) that are layered before it. Every
 value remembers where it came from, so an unknown key, a wrong type or an out-of-range value is reported with its
 dotted key and the file (or "command line") that set it. Nothing but :class:`~ebipla.errors.ConfigError` escapes.
 """
@@ -91,9 +92,26 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), parse_yaml(raw, f"override {text!r}")
 
 
+def file_layers(path: str | Path, seen: tuple[Path, ...] = ()) -> list[tuple[dict[str, Any], str]]:
+    """A config file as layers: first its ``base`` file(s) (paths relative to it, themselves layered), then it."""
+    path = Path(path)
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'base' files include each other ({' -> '.join(map(str, seen))}).")
+    data = read_yaml_file(path)
+    bases = data.pop("base", [])
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{path}: key 'base' must be a file name or a list of them; got {bases!r}.")
+    layers = []
+    for base in bases:
+        layers += file_layers(path.parent / base, (*seen, path.resolve()))
+    return [*layers, (data, str(path))]
+
+
 def load_config(paths: Iterable[str | Path] = (), overrides: Iterable[str] = ()) -> RunConfig:
-    """Defaults, then each file in order, then each ``key=value`` override."""
-    layers: list[tuple[Mapping[str, Any], str]] = [(read_yaml_file(path), str(path)) for path in paths]
+    """Defaults, then each file in order (after its ``base`` files), then each ``key=value`` override."""
+    layers: list[tuple[Mapping[str, Any], str]] = [layer for path in paths for layer in file_layers(path)]
     for text in overrides:
         keys, value = parse_override(text)
         nested: Any = value
@@ -238,7 +256,9 @@ def check_consistency(cfg: RunConfig, origins: Origins) -> None:
         betas = getattr(cfg.train, key)
         if not all(0.0 <= b < 1.0 for b in betas):
             _fail(("train", key), origins, "must hold two numbers in [0, 1)", list(betas))
-    if algo.name != "ebipla_full" and cfg.train.batch_size > cfg.data.n_points:
+    if cfg.data.n_points is None and not cfg.data.is_image:
+        _fail(("data", "n_points"), origins, "must be set for synthetic data", None)
+    if algo.name != "ebipla_full" and cfg.data.n_points is not None and cfg.train.batch_size > cfg.data.n_points:
         _fail(("train", "batch_size"), origins, f"must be <= data.n_points = {cfg.data.n_points}",
               cfg.train.batch_size)
 

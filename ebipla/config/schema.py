@@ -62,15 +62,43 @@ class ToyConfig:
 
 
 @dataclass(frozen=True)
+class DigitsConfig:
+    """scikit-learn's bundled digits (1,797 real 8 x 8 images, no download), upsampled and made RGB."""
+
+    image_size: int = num(32, ge=8)  # bilinear upsampling of the 8 x 8 images
+    n_train: int = num(1500, ge=10, le=1787)  # images 0..n_train-1 train, the rest validate (sklearn's order)
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    """torchvision FakeData: random images of a given size, for tests of the image networks."""
+
+    image_size: int = num(32, ge=8)
+
+
+SYNTHETIC = ("swissroll", "moons", "circle", "toy")
+IMAGES = ("digits", "svhn", "cifar10", "celeba64", "celebahq", "fake")
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    name: Literal["swissroll", "moons", "circle", "toy"] = "swissroll"
-    n_points: int = num(10_000, ge=2)  # M
-    seed: int = num(0, ge=0)  # training data
+    name: Literal["swissroll", "moons", "circle", "toy", "digits", "svhn", "cifar10", "celeba64", "celebahq",
+                  "fake"] = "swissroll"
+    n_points: int | None = num(10_000, ge=2)  # M; images: null = the whole training split, else its first M
+    seed: int = num(0, ge=0)  # training data (synthetic, fake)
     eval_seed: int = num(1, ge=0)  # held-out data for evaluation (must differ from seed)
+    root: str = "results/datasets"  # prepared image data sets: <root>/<name>/{train,val}.pt (ebipla data)
+    downloads: str = "results/downloads"  # raw downloads and manually placed files: <downloads>/<name>/
     swissroll: SwissRollConfig = section(SwissRollConfig)
     moons: MoonsConfig = section(MoonsConfig)
     circle: CircleConfig = section(CircleConfig)
     toy: ToyConfig = section(ToyConfig)
+    digits: DigitsConfig = section(DigitsConfig)
+    fake: FakeConfig = section(FakeConfig)
+
+    @property
+    def is_image(self) -> bool:
+        return self.name in IMAGES
 
 
 # ---------------------------------------------------------------------------------------------------------- model
@@ -91,8 +119,9 @@ class EnergyConfig:
 class GeneratorConfig:
     """Generator g_beta(x)."""
 
-    kind: Literal["linear", "identity"] = "linear"  # identity: no parameters (the toy model)
+    kind: Literal["linear", "identity", "dcgan"] = "linear"  # identity: no parameters (the toy model)
     bias: bool = True
+    ngf: int = num(64, ge=1)  # dcgan: width; hidden channels 8 ngf, 4 ngf, ... (Pang et al.: 64 SVHN, 128 CelebA)
 
 
 @dataclass(frozen=True)
@@ -118,7 +147,8 @@ class EbiplaConfig:
     n_prior_steps: int = num(500, ge=1)  # J
     loss_particles: Literal["pre_update", "post_update"] = "pre_update"  # X_k (Alg. 2) or X_{k+1} (Alg. 3)
     warmup_iters: int = num(0, ge=0)  # S_warm (Algorithm 3); 0 = no warm-up
-    warmup_h: float = num(0.005, gt=0)  # h_warm
+    warmup_h: float = num(0.005, gt=0)  # h_warm used
+    warmup_h_paper: float | None = None  # the paper's h_warm, for the record only
     warmup_inner_steps: int = num(10, ge=1)
     warmup_particles: int = num(1, ge=1)  # N', replicated to N when the warm-up ends
 
@@ -163,8 +193,43 @@ class TrainConfig:
     betas_generator: tuple[float, float] = (0.5, 0.999)
     lr_decay: float = num(1.0, gt=0, le=1)  # multiply both learning rates by this after every epoch
     grad_clip: float | None = num(None, gt=0)  # max gradient norm; null = off (Pang's default)
+    particle_storage: Literal["device", "pinned_cpu"] = "device"  # the M x N x d_x bank; pinned_cpu when too large
+    data_storage: Literal["device", "pinned_cpu"] = "device"  # the training images (uint8)
     checkpoint_every: int = num(100, ge=1)  # iterations between checkpoints
     log_every: int = num(50, ge=1)  # iterations between log lines and finiteness checks
+
+
+@dataclass(frozen=True)
+class FidConfig:
+    """FID through torch-fidelity: prior samples (J ULA steps from N(0, I), decoded) against the training set."""
+
+    n_samples: int = num(50_000, ge=2)
+    batch_size: int = num(250, ge=1)
+    feature_extractor: str = "inception-v3-compat"  # any torch-fidelity extractor; digits-cnn for the digits
+    weights_path: str | None = None  # extractor weights; null = torch-fidelity downloads them (Inception)
+    reference: str | None = None  # reference statistics; null = <data.root>/<name>/fid_ref_<extractor>.npz
+
+
+@dataclass(frozen=True)
+class MseConfig:
+    """MAP reconstruction of validation images (paper.md 4.2): restarts x Adam iterations, ReduceLROnPlateau."""
+
+    n_images: int | None = num(None, ge=1)  # validation images used; null = all
+    restarts: int = num(4, ge=1)
+    iterations: int = num(50, ge=1)
+    lr: float = num(1.0, gt=0)
+    batch_size: int = num(500, ge=1)
+    seed: int = num(0, ge=0)  # restart k of image i starts from its own generator, seeded by (seed, i, k)
+
+
+@dataclass(frozen=True)
+class FiguresConfig:
+    """Figure data: a sample grid (Figure 2) and latent interpolations (Figure 4)."""
+
+    grid: int = num(64, ge=1)  # samples in the grid (the first ones of the FID sample stream)
+    pairs: int = num(8, ge=1)  # interpolations, validation (MAP latents) and training (a particle each)
+    points: int = num(8, ge=2)  # points per interpolation, t = 0..1
+    seed: int = num(0, ge=0)  # picks the image pairs and the training particles
 
 
 @dataclass(frozen=True)
@@ -179,6 +244,9 @@ class EvalConfig:
     mmd_bandwidth: float | None = num(None, gt=0)  # Gaussian kernel sigma; null = median heuristic
     landscape_grid: int = num(200, ge=2)  # exp(-U) on a grid x grid lattice in latent space
     landscape_margin: float = num(0.1, ge=0)  # grid spans the latent samples' range plus this fraction
+    fid: FidConfig = section(FidConfig)
+    mse: MseConfig = section(MseConfig)
+    figures: FiguresConfig = section(FiguresConfig)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Generators g_beta: R^{d_x} -> observation space, mapping latents (n, d_x) to observations (n, *obs_shape).
 
 The synthetic experiments use a single linear layer (paper.md 4.1); the toy model of the theory uses the
-identity. Every generator exposes ``obs_shape``, so convolutional image generators plug in the same way.
+identity; the image experiments use the transposed-convolution generator of Pang et al. (2020). Every generator
+exposes ``obs_shape``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,40 @@ class IdentityGenerator(nn.Module):
         return x
 
 
+class DCGANGenerator(nn.Module):
+    """Pang et al.'s image generator: x (n, nz) -> ConvT(nz, 8 ngf, 4, 1, 0) at 4 x 4, then stride-2 ConvT(4, 2, 1)
+    layers halving the channels (8 ngf, 4 ngf, 2 ngf, ngf, ...) up to the image size, LeakyReLU(0.2) between
+    layers, a last ConvT to the image channels and Tanh. With ngf = 64 at 32 x 32 this is the SVHN generator
+    (512 -> 256 -> 128 -> 3), used for CIFAR-10 too (paper.md 4.2); with ngf = 128 at 64 x 64 the CelebA-64 one
+    (1024 -> 512 -> 256 -> 128 -> 3). At 256 x 256 (CelebA-HQ) the same stack continues (..., 64, 32 -> 3): DAMC's
+    exact CelebA-HQ layers (Yu et al. 2023, `_netG_celebaHQ`) could not be retrieved, so this is our stand-in.
+    Convolution weights start xavier-normal (Pang's init).
+    """
+
+    def __init__(self, d_x: int, obs_shape: tuple[int, ...], ngf: int, bias: bool = True):
+        super().__init__()
+        channels, height, width = obs_shape
+        n_up = (height // 4).bit_length() - 1  # stride-2 layers after the 4 x 4 seed
+        if height != width or height != 4 * 2**n_up or n_up < 1:
+            raise ValueError(f"the dcgan generator makes square images of 8, 16, 32, ... pixels, not {obs_shape}")
+        widths = [max(1, 8 * ngf // 2**i) for i in range(n_up)]  # hidden channels, (8 ngf, 4 ngf, ...)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(d_x, widths[0], 4, 1, 0, bias=bias), nn.LeakyReLU(0.2)]
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2)]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=bias), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.obs_shape = obs_shape
+        for m in self.net:
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.xavier_normal_(m.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x[:, :, None, None])  # (n, d_x) -> (n, C, H, W)
+
+
 def build_generator(d_x: int, obs_shape: tuple[int, ...], cfg: GeneratorConfig) -> nn.Module:
     if cfg.kind == "identity":
         return IdentityGenerator(d_x, obs_shape)
+    if cfg.kind == "dcgan":
+        return DCGANGenerator(d_x, obs_shape, cfg.ngf, cfg.bias)
     return LinearGenerator(d_x, obs_shape, cfg.bias)

@@ -54,6 +54,48 @@ def synthetic_mmd(files: list[str | Path]) -> pd.DataFrame:
                              ignore_index=True)
 
 
+def image_metrics(files: list[str | Path]) -> pd.DataFrame:
+    """Long form: data set, method, N, FID and MSE (on [-1, 1]) mean and s.e. over seeds."""
+    df = read_metrics(files)
+    rows = []
+    for (dataset, method, n), group in df.groupby(["dataset", "algorithm", "n"], sort=True):
+        fid, fid_sem, count = mean_sem(group["fid"])
+        mse, mse_sem, _ = mean_sem(group["mse"].astype(float))
+        rows.append({"dataset": dataset, "method": method, "N": int(n), "fid_mean": fid, "fid_sem": fid_sem,
+                     "mse_mean": mse, "mse_sem": mse_sem, "n_seeds": count,
+                     "fid_samples": int(group["fid_samples"].iloc[0]),
+                     "fid_feature_extractor": group["fid_feature_extractor"].iloc[0],
+                     "iteration": int(group["iteration"].max())})
+    return pd.DataFrame(rows)
+
+
+def write_image_metrics(files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
+    """``prefix``.csv (long form), .md and .tex: FID and MSE per data set, method and N."""
+    long = image_metrics(files)
+    wide = pd.DataFrame({
+        "data set": long["dataset"], "method": long["method"].map(METHOD_LABELS), "N": long["N"],
+        "FID": [_fmt(m, s, "{:.2f}", "{:.2f}") for m, s in zip(long["fid_mean"], long["fid_sem"])],
+        "MSE [-1, 1]": [_fmt(m, s, "{:.4f}", "{:.1e}") for m, s in zip(long["mse_mean"], long["mse_sem"])],
+        "seeds": long["n_seeds"]})
+    _write_table(long, wide, prefix, caption)
+    return long
+
+
+def _fmt(mean: float, sem: float, mean_fmt: str, sem_fmt: str) -> str:
+    if math.isnan(mean):
+        return "-"
+    return mean_fmt.format(mean) if math.isnan(sem) else f"{mean_fmt.format(mean)} ± {sem_fmt.format(sem)}"
+
+
+def _write_table(long: pd.DataFrame, wide: pd.DataFrame, prefix: str | Path, caption: str) -> None:
+    prefix = Path(prefix)
+    atomic_write_text(prefix.with_suffix(".csv"), long.to_csv(index=False))
+    markdown = wide.to_markdown(index=False, disable_numparse=True)
+    atomic_write_text(prefix.with_suffix(".md"), f"{caption}\n\n{markdown}\n")
+    latex = wide.style.hide(axis="index").to_latex(hrules=True, caption=caption.replace("^2", "$^2$"))
+    atomic_write_text(prefix.with_suffix(".tex"), latex.replace("±", r"$\pm$"))
+
+
 def write_synthetic_mmd(files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
     """``prefix``.csv (long form), .md and .tex (data set x N rows, one column per method)."""
     long = synthetic_mmd(files)
@@ -63,10 +105,5 @@ def write_synthetic_mmd(files: list[str | Path], prefix: str | Path, caption: st
                             if c.name == "dataset" else c, ignore_index=True)
     wide.columns.name = None
     wide = wide.rename(columns={"dataset": "data set", **METHOD_LABELS})
-    prefix = Path(prefix)
-    atomic_write_text(prefix.with_suffix(".csv"), long.drop(columns="cell").to_csv(index=False))
-    markdown = wide.to_markdown(index=False, disable_numparse=True)
-    atomic_write_text(prefix.with_suffix(".md"), f"{caption}\n\n{markdown}\n")
-    latex = wide.style.hide(axis="index").to_latex(hrules=True, caption=caption.replace("^2", "$^2$"))
-    atomic_write_text(prefix.with_suffix(".tex"), latex.replace("±", r"$\pm$"))
+    _write_table(long.drop(columns="cell"), wide, prefix, caption)
     return long

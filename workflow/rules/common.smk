@@ -5,15 +5,20 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
+from ebipla.config import load_config
+
 validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/ebipla.yaml"
-RUNS = "results/runs/synthetic/{dataset}/{method}/N{N}/{variant}/seed{seed}"
+RUNS = "results/runs/{domain}/{dataset}/{method}/N{N}/{variant}/seed{seed}"
 PAPER = "results/paper"
+INCEPTION = "results/datasets/inception/weights-inception-2015-12-05-6726825d.pth"
+IMAGE_SETS = "digits|svhn|cifar10|celeba64|celebahq|fake"
 
 
 wildcard_constraints:
-    dataset="swissroll|moons|circle",
+    domain="synthetic|images",
+    dataset=f"swissroll|moons|circle|{IMAGE_SETS}",
     method="ebipla|lebm",
     N=r"\d+",
     variant=r"paper|J\d+",
@@ -25,17 +30,19 @@ wildcard_constraints:
 # named by $EBIPLA_SITE_FILE; see slurm/site.example.yaml) and from environment variables EBIPLA_<KEY> (upper
 # case), which win over the file. Empty strings mean "let SLURM choose" (default partition, default account).
 SITE_DEFAULTS = {
-    "partition": "",  # CPU jobs (evaluation)
-    "gpu_partition": "",  # GPU jobs (training, timing)
+    "partition": "",  # CPU jobs (evaluation of synthetic runs)
+    "gpu_partition": "",  # GPU jobs (training, image evaluation, timing)
     "account": "",
     "gpus": 1,  # GPUs per GPU job; 0 on a cluster without GPUs
     "gpu_model": "",  # e.g. a100; empty = any
     "cpus_train": 4,
     "mem_mb_train": 16000,
     "runtime_train": 240,  # minutes, for one synthetic training run at the paper's settings
+    "runtime_train_images": 2880,  # minutes, for one image training run (200 epochs)
     "cpus_eval": 2,
     "mem_mb_eval": 8000,
     "runtime_eval": 60,
+    "runtime_eval_images": 360,  # FID on 50,000 samples and MAP reconstructions
 }
 
 
@@ -74,32 +81,47 @@ def gpu_resources(runtime):
 # ---------------------------------------------------------------------------------------------- runs
 SYN = config["synthetic"]
 ABL = config["j_ablation"]
+IMG = config["images"]
 
 
 def run_config_files(wildcards):
-    """The run's config file (from the paper grid) and the overlays layered on every synthetic run."""
-    base = (
-        Path(SYN["run_configs"])
-        / f"{wildcards.dataset}_{wildcards.method}_n{wildcards.N}.yaml"
-    )
-    return [str(base), *SYN["overlays"]]
+    """The run's config files: the paper file of the cell, then the overlays of its domain."""
+    if wildcards.domain == "synthetic":
+        name = f"{wildcards.dataset}_{wildcards.method}_n{wildcards.N}.yaml"
+        return [str(Path(SYN["run_configs"]) / name), *SYN["overlays"]]
+    name = f"{wildcards.dataset}_{wildcards.method}.yaml"
+    return [str(Path(IMG["run_configs"]) / name), *IMG["overlays"]]
+
+
+def train_inputs(wildcards):
+    """Config files, and for images the prepared data set."""
+    inputs = run_config_files(wildcards)
+    if wildcards.domain == "images":
+        inputs.append(f"results/datasets/{wildcards.dataset}/manifest.json")
+    return inputs
 
 
 def run_overrides(wildcards):
-    """--set arguments: the seed, the workflow-wide overrides, and J for the J-ablation variant."""
-    sets = [f"seed={wildcards.seed}", *SYN["set"]]
+    """--set arguments: the seed, the domain's overrides, J for a J variant, N for image runs."""
+    domain = SYN if wildcards.domain == "synthetic" else IMG
+    sets = [f"seed={wildcards.seed}", *domain["set"]]
     if wildcards.variant != "paper":
         sets.append(f"algorithm.n_prior_steps={wildcards.variant[1:]}")
+    if wildcards.domain == "images":
+        key = "n_particles" if wildcards.method == "ebipla" else "n_posterior_steps"
+        sets.append(f"algorithm.{key}={wildcards.N}")
     return " ".join(f"--set {s}" for s in sets)
 
 
-def run_dir(dataset, method, N, variant, seed):
-    return RUNS.format(dataset=dataset, method=method, N=N, variant=variant, seed=seed)
+def run_dir(domain, dataset, method, N, variant, seed):
+    return RUNS.format(
+        domain=domain, dataset=dataset, method=method, N=N, variant=variant, seed=seed
+    )
 
 
 def grid_runs(seeds):
     return [
-        run_dir(d, m, n, "paper", s)
+        run_dir("synthetic", d, m, n, "paper", s)
         for d in SYN["datasets"]
         for m in SYN["methods"]
         for n in SYN["particles"]
@@ -110,10 +132,39 @@ def grid_runs(seeds):
 def ablation_runs():
     """EBIPLA with the ablation's N and seed, one run per J (variant J<J>)."""
     return [
-        run_dir(d, "ebipla", ABL["particles"], f"J{j}", ABL["seed"])
+        run_dir("synthetic", d, "ebipla", ABL["particles"], f"J{j}", ABL["seed"])
         for d in ABL["datasets"]
         for j in ABL["prior_steps"]
     ]
+
+
+def image_runs():
+    """Every image run of every experiment (Table 1, Table 2a, Table 2b, or the digits)."""
+    runs = []
+    for exp in IMG["experiments"]:
+        for d in exp["datasets"]:
+            for m, particles in exp["methods"].items():
+                for n in particles:
+                    for s in exp["seeds"]:
+                        run = run_dir("images", d, m, n, "paper", s)
+                        if run not in runs:
+                            runs.append(run)
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------- FID
+def dataset_config(dataset):
+    """The data set's own config file (config/images/<dataset>.yaml), as ebipla reads it."""
+    return load_config([str(Path(IMG["run_configs"]) / f"{dataset}.yaml")])
+
+
+def fid_weights(wildcards):
+    """The FID feature extractor's weights: the data set's own (digits classifier) or Inception's."""
+    return dataset_config(wildcards.dataset).eval.fid.weights_path or INCEPTION
+
+
+def fid_extractor(wildcards):
+    return dataset_config(wildcards.dataset).eval.fid.feature_extractor
 
 
 def paper_outputs(stem, suffixes):
@@ -127,4 +178,7 @@ def final_targets():
         targets += paper_outputs("figure_j_ablation", ["pdf", "png"])
     if config["timing"]["particles"]:
         targets += paper_outputs("figure1_runtime", ["pdf", "png"])
+    if IMG["experiments"]:
+        targets += paper_outputs("images_metrics", ["csv", "md", "tex"])
+        targets += [f"{run}/interpolations.png" for run in image_runs()]
     return targets

@@ -1,4 +1,5 @@
-# Data sets. The synthetic ones are generated from a seed (training and held-out points); the files serve the
+# Data sets. Downloads and preparation are local rules (compute nodes often have no internet); their outputs under
+# results/datasets are versioned by DVC. The synthetic data sets are generated from a seed: their files serve the
 # figures, while training regenerates the same points from the run's config.
 
 
@@ -18,5 +19,79 @@ rule synthetic_data:
         "ebipla data --set data.name={wildcards.dataset} --n-eval {params.n_eval} --out {output} > {log} 2>&1"
 
 
+rule prepare_images:
+    output:
+        "results/datasets/{dataset}/manifest.json",
+    log:
+        "results/logs/prepare_images/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_images/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=IMAGE_SETS,
+    conda:
+        ENV
+    threads: 1
+    shell:
+        "ebipla prepare --set data.name={wildcards.dataset} --set data.n_points=null > {log} 2>&1"
+
+
+rule inception_weights:
+    output:
+        INCEPTION,
+    log:
+        "results/logs/inception_weights.log",
+    benchmark:
+        "results/benchmarks/inception_weights.tsv"
+    conda:
+        ENV
+    threads: 1
+    shell:
+        "ebipla fetch-inception --out {output} > {log} 2>&1"
+
+
+rule digits_classifier:
+    input:
+        "results/datasets/digits/manifest.json",
+    output:
+        "results/datasets/digits/classifier.pt",
+    log:
+        "results/logs/digits_classifier.log",
+    benchmark:
+        "results/benchmarks/digits_classifier.tsv"
+    conda:
+        ENV
+    threads: 1
+    shell:
+        "ebipla digits-classifier --set data.name=digits --set data.n_points=null --out {output} > {log} 2>&1"
+
+
+rule fid_reference:
+    input:
+        data="results/datasets/{dataset}/manifest.json",
+        weights=fid_weights,
+    output:
+        "results/datasets/{dataset}/fid_ref.npz",
+    log:
+        "results/logs/fid_reference/{dataset}.log",
+    benchmark:
+        "results/benchmarks/fid_reference/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=IMAGE_SETS,
+    conda:
+        ENV
+    threads: SITE["cpus_train"]
+    resources:
+        **gpu_resources(SITE["runtime_eval"]),
+    params:
+        config=lambda wc: f"{IMG['run_configs']}/{wc.dataset}.yaml",
+        extractor=fid_extractor,
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla fid-ref --config {params.config} --set eval.fid.feature_extractor="
+        "{params.extractor} --set eval.fid.weights_path={input.weights} --out {output} > {log} 2>&1"
+
+
 localrules:
     synthetic_data,
+    prepare_images,
+    inception_weights,
+    digits_classifier,

@@ -1,4 +1,5 @@
-# Evaluation of finished runs (MMD^2, samples and the energy landscape in one pass) and the per-step timing of Figure 1 (right).
+# Evaluation of finished runs: synthetic (MMD^2, samples and the energy landscape in one pass) and images (FID,
+# reconstruction MSE, sample grid, interpolations); and the per-step timing of Figure 1 (right).
 
 
 rule evaluate_synthetic:
@@ -24,6 +25,36 @@ rule evaluate_synthetic:
         run_dir=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "OMP_NUM_THREADS={threads} ebipla evaluate --run {params.run_dir} > {log} 2>&1"
+
+
+rule evaluate_images:
+    input:
+        summary="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/train_summary.json",
+        reference="results/datasets/{dataset}/fid_ref.npz",
+        weights=fid_weights,
+    output:
+        metrics="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/metrics.json",
+        grid="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/samples.npz",
+        interpolations="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/interpolations.npz",
+        previews=multiext(
+            "results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/",
+            "samples.png",
+            "interpolations.png",
+        ),
+    log:
+        "results/logs/evaluate/images/{dataset}/{method}/N{N}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/images/{dataset}/{method}/N{N}/{variant}/seed{seed}.tsv"
+    conda:
+        ENV
+    threads: SITE["cpus_train"]
+    resources:
+        **gpu_resources(SITE["runtime_eval_images"]),
+    params:
+        run_dir=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla evaluate --run {params.run_dir} --set eval.fid.weights_path={input.weights}"
+        " --set eval.fid.reference={input.reference} > {log} 2>&1"
 
 
 rule timing:

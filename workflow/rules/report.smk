@@ -20,6 +20,25 @@ rule synthetic_mmd_table:
         "ebipla report synthetic-mmd {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
 
 
+rule images_metrics_table:
+    input:
+        lambda wc: [f"{d}/metrics.json" for d in image_runs()],
+    output:
+        paper_outputs("images_metrics", ["csv", "md", "tex"]),
+    log:
+        "results/logs/report/images_metrics.log",
+    benchmark:
+        "results/benchmarks/report/images_metrics.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        caption=config["captions"]["images_metrics"],
+    shell:
+        "ebipla report image-metrics {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+
+
 rule figure1:
     input:
         samples=lambda wc: [f"{d}/samples.npz" for d in grid_runs([SYN["figure_seed"]])],
@@ -88,6 +107,7 @@ rule figure1_runtime:
 
 localrules:
     synthetic_mmd_table,
+    images_metrics_table,
     figure1,
     figure_j_ablation,
     figure1_runtime,

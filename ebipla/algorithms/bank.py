@@ -1,0 +1,44 @@
+"""The persistent particle bank X^{1:M, 1:N}, (M, N, d_x): on the training device, or in pinned CPU memory.
+
+With ``train.particle_storage: pinned_cpu`` (for M x N x d_x too large for the GPU) the bank stays in page-locked
+host memory: each iteration copies the batch's particles to the device and back (asynchronous copies), and the
+all-particle noise is drawn on the device in chunks of rows, so the random stream, and therefore the run, is the
+same for both storages.
+"""
+
+from __future__ import annotations
+
+import torch
+
+NOISE_CHUNK_ELEMENTS = 1 << 24  # rows of noise drawn at once: at most 64 MB of float32
+
+
+def new_bank(shape: tuple[int, ...], gen: torch.Generator, storage: str) -> torch.Tensor:
+    """X_0 ~ N(0, I) of ``shape`` drawn on the generator's device, kept there or in pinned host memory."""
+    bank = torch.randn(shape, generator=gen, device=gen.device)
+    return to_storage(bank, storage)
+
+
+def to_storage(bank: torch.Tensor, storage: str) -> torch.Tensor:
+    if storage == "pinned_cpu" and torch.cuda.is_available():
+        return bank.cpu().pin_memory()
+    return bank
+
+
+def gather(bank: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """X^{B, 1:N} on the compute device, (B, N, d_x)."""
+    return bank[idx.to(bank.device)].to(device, non_blocking=True)
+
+
+def scatter(bank: torch.Tensor, idx: torch.Tensor, values: torch.Tensor) -> None:
+    """X^{B, 1:N} <- values (in place)."""
+    bank[idx.to(bank.device)] = values.to(bank.device, non_blocking=True)
+
+
+def add_noise(bank: torch.Tensor, std: float, gen: torch.Generator) -> None:
+    """X += std * W for every particle, W ~ N(0, I) drawn from ``gen`` on its device, chunk by chunk of rows."""
+    rows = max(1, NOISE_CHUNK_ELEMENTS // max(1, bank[0].numel()))
+    for start in range(0, bank.shape[0], rows):
+        block = bank[start:start + rows]
+        noise = torch.randn(block.shape, generator=gen, device=gen.device)
+        block.add_(noise.to(block.device, non_blocking=True), alpha=std)
