@@ -140,3 +140,19 @@ def test_full_algorithm_exact_expectation_needs_an_energy_that_has_one():
 
     with pytest.raises(ConfigError, match="prior_expectation"):
         setup(["algorithm.name=ebipla_full", "train.batch_size=200"])
+
+
+def test_bank_noise_covers_every_row_in_chunks(monkeypatch):
+    from ebipla.algorithms import bank
+
+    monkeypatch.setattr(bank, "NOISE_CHUNK_ELEMENTS", 7 * 3 * 2)  # 7 rows per chunk, 100 rows in all
+    particles = torch.zeros(100, 3, 2)
+    bank.add_noise(particles, 0.5, torch.Generator().manual_seed(0))
+    assert (particles != 0).all()
+    assert abs(particles.std().item() - 0.5) < 0.05
+    again = torch.zeros(100, 3, 2)
+    bank.add_noise(again, 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(particles, again)
+    idx = torch.tensor([3, 50])
+    bank.scatter(again, idx, torch.ones(2, 3, 2))
+    assert torch.equal(bank.gather(again, idx, torch.device("cpu")), torch.ones(2, 3, 2))
