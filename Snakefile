@@ -1,13 +1,17 @@
 # ebipla: the paper's experiments as one DAG. Run from the repository root:
 #   snakemake --cores all                      # the full reproduction on this machine (config/config.yaml)
 #   snakemake --cores all --profile slurm      # the same, with every non-local rule submitted to SLURM
-#   snakemake --cores all --configfile config/quick.yaml   # CPU minutes: the synthetic experiments, reduced
+#   snakemake --cores all --configfile config/quick.yaml   # CPU minutes: every table and figure, reduced
+#   snakemake --report results/report.html                # the HTML report with a caption for every artifact
 from snakemake.utils import min_version
 
 min_version("9.19")
 
 
 configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

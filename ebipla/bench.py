@@ -5,32 +5,44 @@ round by round so that the machine's drift in speed affects them alike:
 
 * one EBIPLA iteration (Algorithm 2) and one LEBM iteration;
 * the J-step prior chain alone (the part both methods share);
-* the bare cost of one forward + backward pass of U_alpha on B latents (autograd, the floor for one chain step),
-  so ``chain / (J x bare)`` shows the chain's overhead over raw compute.
+* the bare cost of one forward + backward pass of U_alpha on B latents (stock PyTorch autograd, the floor for one
+  chain step before issue 6), so ``chain / (J x bare)`` shows the chain's overhead over raw compute.
 
 Reported values are medians over the rounds. Both methods are also timed with the same activation, since the
-paper pairs EBIPLA with SiLU and LEBM with ReLU.
+paper pairs EBIPLA with SiLU and LEBM with ReLU. Each iteration is also split into its phases (prior chain,
+posterior / particle update, losses with their backward pass, optimiser; :func:`.algorithms.base.phase`), reported
+as shares of the iteration's median time.
+
+:func:`chain_bench` (``ebipla bench --chain-variants``) times the J-step prior chain alone in several
+implementations on the same x0 and noise, interleaved round by round (:data:`CHAIN_VARIANTS`): a plain autograd
+loop (the baseline), the hand-written latent gradient on ATen's kernels (the chain before issue 6), the default
+chain (:func:`.algorithms.langevin.prior_chain`: oneDNN products on CPU) and the default in bfloat16.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io
 import logging
-import platform
+import math
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
 from .algorithms import ALGORITHMS
-from .algorithms.langevin import fresh_prior_samples
+from .algorithms.base import PHASES, collect_phase_times
+from .algorithms.langevin import draw_chain_inputs, fresh_prior_samples, prior_chain, ula_step
 from .checkpoint import atomic_write_text
 from .config import load_config
 from .errors import ConfigError
-from .run import new_model, resolve_device, training_data
+from .models import energy as energy_module
+from .run import describe_device, new_model, resolve_device, training_data
 
 log = logging.getLogger("ebipla.bench")
 
@@ -83,8 +95,7 @@ def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, devic
     x = torch.randn(batch_size, model.d_x, device=device)
 
     def bare() -> None:
-        xg = x.clone().requires_grad_(True)
-        torch.autograd.grad(model.energy(xg).sum(), xg)
+        _bare_passes(model.energy, x, 1)  # stock PyTorch autograd, as before issue 6
 
     def chain() -> None:
         fresh_prior_samples(model.energy, batch_size, model.d_x, cfg.algorithm.gamma, n_prior_steps, gen)
@@ -93,10 +104,16 @@ def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, devic
     for fn in jobs.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {name: [] for name in jobs}
+    phases: dict[str, list[dict[str, float]]] = {"ebipla": [], "lebm": []}
     for _ in range(repeats):  # interleaved rounds
         for name, fn in jobs.items():
-            times[name].append(timed(fn))
+            with collect_phase_times() as phase_times:
+                times[name].append(timed(fn))
+            if name in phases:
+                phases[name].append(phase_times)
     med = {name: statistics.median(ts) for name, ts in times.items()}
+    shares = {f"{m}_{p}_share": statistics.median(r.get(p, 0.0) for r in phases[m]) / med[m]
+              for m in phases for p in PHASES}
     spread = {f"{m}_{stat}_s": fn(times[m]) for m in ("ebipla", "lebm")
               for stat, fn in (("mean", statistics.fmean), ("std", statistics.stdev))}
     return {
@@ -106,14 +123,22 @@ def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, devic
         **spread,
         "prior_chain_s": med["prior_chain"], "chain_share_ebipla": med["prior_chain"] / med["ebipla"],
         "bare_fwd_bwd_s": med["bare"], "chain_over_J_bare": med["prior_chain"] / (n_prior_steps * med["bare"]),
+        **shares,
         "device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "load_avg": _load_average(),
     }
 
 
+def _load_average() -> float:
+    """The machine's 1-minute load average (NaN where unknown): timings are only comparable at similar load."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return math.nan
+
+
 def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()})"
+    return describe_device(device)
 
 
 def format_table(rows: list[dict]) -> str:
@@ -124,7 +149,148 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['N']:>3} {r['activations']:>17} {r['ebipla_s']:>11.3f} {r['lebm_s']:>10.3f} "
                      f"{r['lebm_over_ebipla']:>11.2f} {r['prior_chain_s']:>8.3f} {r['chain_share_ebipla']:>11.0%} "
                      f"{1e3 * r['bare_fwd_bwd_s']:>11.3f} {r['chain_over_J_bare']:>14.2f}")
+    if rows and "ebipla_prior_chain_share" in rows[0]:
+        lines += ["", "Share of an iteration (" + ", ".join(PHASES) + "; the rest is bookkeeping):"]
+        for r in rows:
+            for m in ("ebipla", "lebm"):
+                parts = " ".join(f"{r[f'{m}_{p}_share']:>6.1%}" for p in PHASES)
+                lines.append(f"{r['N']:>3} {r['activations']:>17} {m:>6} {parts}")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _onednn(enabled: bool) -> Iterator[None]:
+    """Within the block the energy's products use oneDNN only if ``enabled`` (and available)."""
+    saved, energy_module.USE_ONEDNN = energy_module.USE_ONEDNN, enabled and energy_module.USE_ONEDNN
+    try:
+        yield
+    finally:
+        energy_module.USE_ONEDNN = saved
+
+
+# The chain implementations timed by chain_bench, each (energy, x0, gamma, noise) -> x_J.
+def _autograd_loop(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor) -> torch.Tensor:
+    """The baseline: nabla_x U by stock PyTorch autograd (F.linear) at every step, a graph through the parameters."""
+    x = x0
+    with _onednn(False):
+        for w in noise:
+            xg = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(energy(xg).sum(), xg)
+            x = ula_step(xg.detach(), grad, gamma, w)
+    return x
+
+
+def _aten_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor) -> torch.Tensor:
+    """The hand-written latent gradient with every product on ATen (MKL's sgemm on CPU): the chain before issue 6."""
+    with _onednn(False):
+        return prior_chain(energy, x0, gamma, noise)
+
+
+def _bf16_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor) -> torch.Tensor:
+    return prior_chain(energy, x0, gamma, noise, dtype=torch.bfloat16)
+
+
+def _bare_passes(energy: torch.nn.Module, x: torch.Tensor, n: int) -> None:
+    """n bare forward + backward passes of U_alpha on x by stock PyTorch autograd (the floor of n chain steps)."""
+    with _onednn(False):
+        for _ in range(n):
+            xg = x.clone().requires_grad_(True)
+            torch.autograd.grad(energy(xg).sum(), xg)
+
+
+CHAIN_VARIANTS: dict[str, Callable[..., torch.Tensor]] = {
+    "autograd_loop": _autograd_loop,  # the baseline
+    "aten": _aten_chain,  # before: hand-written gradient, ATen products
+    "default": prior_chain,  # after: what training runs (oneDNN products on CPU)
+    "bf16": _bf16_chain,  # optional: the default in bfloat16
+}
+
+
+def chain_bench(n_prior_steps: int = 500, batch_size: int = 1000, repeats: int = 5, device: str | torch.device = "cpu",
+                activations: tuple[str, ...] = ("silu", "relu"), variants: tuple[str, ...] = tuple(CHAIN_VARIANTS),
+                ) -> list[dict]:
+    """The J-step prior chain of the synthetic settings in each implementation of ``variants``, side by side.
+
+    One row per activation, on the paper's synthetic energy MLP (d_x = 2, 3 x 128) at its seed-0 initialisation,
+    all variants on the same x0 and noise, interleaved for ``repeats`` rounds after one warm-up round. Per variant
+    v: ``v_s`` (median seconds per chain), ``v_max_abs_diff`` (largest |x_J - x_J of the autograd loop|: the
+    variants are the same chain up to rounding), ``v_over_J_bare`` (against J bare forward + backward passes of
+    U_alpha on the B latents by stock PyTorch autograd) and ``autograd_loop_over_v`` (the speed-up over the
+    baseline; ``_paired``: the median over rounds of the ratio within a round, steadier on a shared machine).
+    """
+    unknown = [v for v in variants if v not in CHAIN_VARIANTS]
+    if unknown or "autograd_loop" not in variants:
+        raise ConfigError(f"chain variants must include autograd_loop and be among {list(CHAIN_VARIANTS)}; "
+                          f"got {list(variants)}")
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1 (got {repeats}).")
+    dev = resolve_device(device) if isinstance(device, str) else device
+    timed = _timer(dev)
+    rows = []
+    for activation in activations:
+        cfg = load_config([], [f"model.energy.activation={activation}", f"algorithm.n_prior_steps={n_prior_steps}"])
+        energy = new_model(cfg, (2,), dev).energy
+        gamma = cfg.algorithm.gamma
+        x0, noise = draw_chain_inputs((batch_size, cfg.model.latent_dim), n_prior_steps,
+                                      torch.Generator(dev).manual_seed(0), dev)
+
+        jobs = {v: functools.partial(CHAIN_VARIANTS[v], energy, x0, gamma, noise) for v in variants}
+        outputs = {v: fn() for v, fn in jobs.items()}  # warm-up round, kept for the comparison
+        jobs["bare"] = functools.partial(_bare_passes, energy, x0, n_prior_steps)
+        jobs["bare"]()
+        times: dict[str, list[float]] = {v: [] for v in jobs}
+        for _ in range(repeats):
+            for v, fn in jobs.items():
+                times[v].append(timed(fn))
+        med = {v: statistics.median(ts) for v, ts in times.items()}
+        row: dict = {"J": n_prior_steps, "B": batch_size, "activation": activation,
+                     "bare_fwd_bwd_s": med["bare"] / n_prior_steps}
+        for v in variants:
+            row[f"{v}_s"] = med[v]
+            row[f"{v}_max_abs_diff"] = (outputs[v] - outputs["autograd_loop"]).abs().max().item()
+            row[f"{v}_over_J_bare"] = med[v] / med["bare"]
+            if v != "autograd_loop":
+                row[f"autograd_loop_over_{v}"] = med["autograd_loop"] / med[v]
+                row[f"autograd_loop_over_{v}_paired"] = statistics.median(
+                    a / b for a, b in zip(times["autograd_loop"], times[v]))
+        row.update(device=_device_name(dev), torch=torch.__version__, threads=torch.get_num_threads(),
+                   repeats=repeats, load_avg=_load_average())
+        rows.append(row)
+    return rows
+
+
+def format_chain_table(rows: list[dict]) -> str:
+    variants = [k.removesuffix("_max_abs_diff") for k in rows[0] if k.endswith("_max_abs_diff")] if rows else []
+    head = (f"{'activation':>10} {'variant':>14} {'s/chain':>8} {'ms/step':>8} {'autograd/this':>13} "
+            f"{'this/(J bare)':>13} {'max |diff|':>10}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        for v in variants:
+            speedup = r.get(f"autograd_loop_over_{v}", 1.0)
+            lines.append(f"{r['activation']:>10} {v:>14} {r[f'{v}_s']:>8.3f} {1e3 * r[f'{v}_s'] / r['J']:>8.3f} "
+                         f"{speedup:>13.2f} {r[f'{v}_over_J_bare']:>13.2f} {r[f'{v}_max_abs_diff']:>10.1e}")
+    return "\n".join(lines)
+
+
+def _write_csv(out: str | Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out, buf.getvalue())
+
+
+def run_chain_bench(out: str | Path, n_prior_steps: int, batch_size: int, repeats: int, device_name: str,
+                    activations: tuple[str, ...] = ("silu", "relu")) -> list[dict]:
+    """``ebipla bench --chain-variants``: :func:`chain_bench` to a CSV and a table on stdout."""
+    rows = chain_bench(n_prior_steps, batch_size, repeats, device_name, activations)
+    _write_csv(out, rows)
+    print(f"Prior chain alone, synthetic energy MLP, B = {batch_size}, J = {n_prior_steps}, "
+          f"{rows[0]['device']}, torch {torch.__version__}; medians of {repeats} interleaved rounds, "
+          f"load average {rows[-1]['load_avg']:.1f}")
+    print(format_chain_table(rows))
+    print(f"wrote {out}")
+    return rows
 
 
 def run_bench(out: str | Path, particles: list[int], n_prior_steps: int, batch_size: int, repeats: int,
@@ -136,11 +302,7 @@ def run_bench(out: str | Path, particles: list[int], n_prior_steps: int, batch_s
     for n in particles:
         log.info("timing N = %d on %s", n, _device_name(device))
         rows += bench_setting(n, n_prior_steps, batch_size, repeats, device)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out, buf.getvalue())
+    _write_csv(out, rows)
     print(f"Swiss roll, B = {batch_size}, J = {n_prior_steps}, {_device_name(device)}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {repeats} rounds")
     print(format_table(rows))

@@ -5,8 +5,10 @@
     ebipla config --config FILE      (print the resolved config and exit)
     ebipla data --config FILE --out FILE      ebipla prepare --config FILE      ebipla fid-ref --config FILE
     ebipla digits-classifier --config FILE --out FILE
-    ebipla report synthetic-mmd|image-metrics|samples-landscapes|j-ablation|runtime ... --out PREFIX
-    ebipla bench                     ebipla quickstart                ebipla presets --write DIR
+    ebipla report synthetic-mmd|table1|table2a|table2b|literature|table4|samples-landscapes|j-ablation|figure2|
+                  figure4|figure5|theory|paper-report ... --out PREFIX
+    ebipla bench                     ebipla bench-images              ebipla gpu-check
+    ebipla quickstart                ebipla presets --write DIR
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import logging
 import sys
 
-from .errors import EbiplaError
+from .errors import EXIT_BAD_INPUT, EbiplaError, TrainingStopped
 
 log = logging.getLogger("ebipla")
 
@@ -32,7 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a run (resumes when DIR holds a checkpoint)")
+    p = sub.add_parser("train", help="train a run (resumes when DIR holds a checkpoint)",
+                       description="Train a run into DIR, resuming from DIR/checkpoint.pt when it exists. Exit "
+                                   "status: 0 done; 2 bad input; 3 diverged (see train.divergence for automatic "
+                                   "recovery); 75 stopped by SIGTERM or SIGUSR1 after writing a checkpoint: run the "
+                                   "same command again to resume.")
     _add_config_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run directory")
     p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N)")
@@ -66,21 +72,42 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--out", required=True, metavar="FILE")
 
-    p = sub.add_parser("report", help="tables and figures from finished runs")
+    p = sub.add_parser("report", help="the paper's tables and figures and report.md, from finished runs")
     what = p.add_subparsers(dest="what", required=True)
     q = what.add_parser("synthetic-mmd", help="MMD^2 table, mean +- s.e. over seeds (.csv, .md, .tex)")
     q.add_argument("metrics", nargs="+", help="metrics.json files")
-    q = what.add_parser("image-metrics", help="FID and MSE, mean +- s.e. over seeds (.csv, .md, .tex)")
-    q.add_argument("metrics", nargs="+", help="metrics.json files of image runs")
-    q = what.add_parser("samples-landscapes", help="Figure 1 (left): samples and exp(-U) (.pdf, .png)")
+    for table, helptext in (("table1", "Table 1: MSE and FID, ours next to the paper's and the cited rows"),
+                            ("table2a", "Table 2(a): CelebA-HQ FID"), ("table2b", "Table 2(b): FID against N")):
+        q = what.add_parser(table, help=f"{helptext} (.csv, .md, .tex)")
+        q.add_argument("metrics", nargs="*", help="metrics.json files of the experiment's image runs")
+        if table != "table2b":
+            q.add_argument("--datasets", nargs="+", required=True, help="the experiment's data sets (columns)")
+    q = what.add_parser("literature", help="Tables 5-7: FID against the literature (.csv, .md, .tex)")
+    q.add_argument("metrics", nargs="*", help="metrics.json files of Table 1's image runs")
+    q.add_argument("--table", required=True, choices=["table5", "table6", "table7"])
+    q.add_argument("--dataset", required=True, help="the data set whose runs give our rows")
+    q = what.add_parser("table4", help="Table 4: seconds and GFLOPs per step (.csv, .md, .tex)")
+    q.add_argument("timing", help="ebipla bench-images CSV")
+    q = what.add_parser("samples-landscapes", help="Figure 1: samples, exp(-U) and runtime against N (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
+    q.add_argument("--timing", metavar="FILE", help="ebipla bench CSV for the runtime panel")
     q = what.add_parser("j-ablation", help="Appendix E.1: samples and exp(-U) against J (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
-    q = what.add_parser("runtime", help="Figure 1 (right): seconds per step against N (.pdf, .png)")
-    q.add_argument("timing", help="ebipla bench CSV")
+    q = what.add_parser("figure2", help="Figure 2: sample grids of image runs (.pdf, .png)")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q = what.add_parser("figure4", help="Figure 4: interpolations of one image run (.pdf, .png)")
+    q.add_argument("--run", required=True, metavar="DIR")
+    q = what.add_parser("figure5", help="Figure 5: synthetic data in latent and ambient space (.pdf, .png)")
+    q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
+    q = what.add_parser("theory", help="Theorem 1 on the toy model: the study's CSV and figure (.csv, .pdf, .png)")
+    q.add_argument("--scale", choices=["full", "quick", "ci"], default="full")
+    q = what.add_parser("paper-report", help="report.md: the paper's numbers against ours")
+    for table in ("table1", "table2a", "table2b", "table4"):
+        q.add_argument(f"--{table}", metavar="CSV", help=f"long-form CSV of {table}")
     for q in what.choices.values():
-        q.add_argument("--out", required=True, metavar="PREFIX", help="output path without suffix")
+        q.add_argument("--out", required=True, metavar="PREFIX",
+                       help="output path without suffix (paper-report: the .md file)")
         q.add_argument("--caption", default="", help="title line that says what produced the numbers")
 
     for name, helptext in (("sample", "draw samples from a trained run (samples.npz)"),
@@ -102,6 +129,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1000, metavar="B")
     p.add_argument("--repeats", type=int, default=5, help="timed iterations per setting (after one warm-up)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--chain-variants", action="store_true",
+                   help="time the J-step prior chain alone: a plain autograd loop against ours (and bf16); "
+                        "--out defaults to results/bench/chain.csv")
+
+    p = sub.add_parser("bench-images", help="Table 4: seconds and GFLOPs per step at the image settings")
+    p.add_argument("--out", default="results/bench/images.csv", metavar="FILE", help="CSV output")
+    p.add_argument("--datasets", nargs="+", default=["svhn", "cifar10", "celeba64"])
+    p.add_argument("--particles", type=int, default=10, metavar="N", help="EBIPLA's N (default 10)")
+    p.add_argument("--lebm-steps", type=int, nargs="+", default=[10, 20], metavar="N",
+                   help="LEBM posterior steps (default: 10, the matched budget, and Pang's 20)")
+    p.add_argument("--prior-steps", type=int, default=60, metavar="J")
+    p.add_argument("--batch-size", type=int, default=128, metavar="B")
+    p.add_argument("--runs", type=int, default=5, help="timed runs (mean +- s.d. over them)")
+    p.add_argument("--steps-per-run", type=int, default=10, help="training steps averaged in one run")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a key of the run configs, e.g. --set train.data_storage=pinned")
 
     p = sub.add_parser("presets", help="write the paper's synthetic grid as config files")
     p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
@@ -122,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit status 0, or the error's ``exit_code`` (see :mod:`ebipla.errors`), 130 on Ctrl-C."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -129,8 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     except EbiplaError as exc:
         if args.debug:
             raise
-        print(f"ebipla {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        kind = "" if isinstance(exc, TrainingStopped) else "error: "  # a stop is no error: it says so itself
+        print(f"ebipla {args.command}: {kind}{exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # a file the command reads or writes outside ebipla's own checks
+        if args.debug:
+            raise
+        print(f"ebipla {args.command}: error: {exc}. Check the path and its permissions (rerun with --debug for "
+              "the traceback).", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"ebipla {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -183,7 +235,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from .bench import run_bench
 
+        if args.chain_variants:
+            from .bench import run_chain_bench
+
+            out = "results/bench/chain.csv" if args.out == "results/bench/synthetic.csv" else args.out
+            run_chain_bench(out, args.prior_steps, args.batch_size, args.repeats, args.device)
+            return 0
         run_bench(args.out, args.particles, args.prior_steps, args.batch_size, args.repeats, args.device)
+        return 0
+    if args.command == "bench-images":
+        from .bench_images import write_bench_images
+
+        methods = [("ebipla", args.particles)] + [("lebm", n) for n in args.lebm_steps]
+        write_bench_images(args.out, datasets=args.datasets, methods=methods, batch_size=args.batch_size,
+                           n_prior_steps=args.prior_steps, runs=args.runs, steps_per_run=args.steps_per_run,
+                           device_name=args.device, overrides=args.overrides)
         return 0
     if args.command == "gpu-check":
         from .gpu_check import run_gpu_check
@@ -233,19 +299,40 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import figures, tables
+    from .report import figures, paper_report, paper_tables, tables
 
-    if args.what == "synthetic-mmd":
-        tables.write_synthetic_mmd(args.metrics, args.out, args.caption)
-    elif args.what == "image-metrics":
-        tables.write_image_metrics(args.metrics, args.out, args.caption)
-    elif args.what == "samples-landscapes":
-        figures.samples_and_landscapes(args.runs, args.data, args.out, args.caption)
-    elif args.what == "j-ablation":
-        figures.j_ablation(args.runs, args.out, args.caption)
+    what, out, caption = args.what, args.out, args.caption
+    if what == "synthetic-mmd":
+        tables.write_synthetic_mmd(args.metrics, out, caption)
+    elif what == "table1":
+        paper_tables.table1(args.metrics, args.datasets, out, caption)
+    elif what == "table2a":
+        paper_tables.table2a(args.metrics, args.datasets, out, caption)
+    elif what == "table2b":
+        paper_tables.table2b(args.metrics, out, caption)
+    elif what == "literature":
+        paper_tables.literature(args.table, args.metrics, args.dataset, out, caption)
+    elif what == "table4":
+        paper_tables.table4(args.timing, out, caption)
+    elif what == "samples-landscapes":
+        figures.samples_and_landscapes(args.runs, args.data, out, caption, args.timing)
+    elif what == "j-ablation":
+        figures.j_ablation(args.runs, out, caption)
+    elif what == "figure2":
+        figures.sample_grids(args.runs, out, caption)
+    elif what == "figure4":
+        figures.interpolations(args.run, out, caption)
+    elif what == "figure5":
+        figures.synthetic_datasets(args.data, out, caption)
+    elif what == "theory":
+        from . import theory
+
+        theory.write_theory_study(f"{out}.csv", args.scale)
+        theory.theory_figure(f"{out}.csv", out, caption)
     else:
-        figures.runtime_vs_n(args.timing, args.out, args.caption)
-    log.info("wrote %s.*", args.out)
+        tabs = {t: getattr(args, t) for t in ("table1", "table2a", "table2b", "table4") if getattr(args, t)}
+        paper_report.write_report(tabs, out, caption)
+    log.info("wrote %s%s", out, "" if what == "paper-report" else ".*")
     return 0
 
 

@@ -1,19 +1,38 @@
-"""The training loop: batches, checkpoints, resume, logging and the finiteness guard.
+"""The training loop: batches, checkpoints, resume, logging, the finiteness guard and stop signals.
 
 All randomness comes from the config's seed: the network initialisation (``run.new_model``), one generator on the
 training device for the algorithm's noise (its state is checkpointed), and the batch order, where epoch e uses a
 permutation seeded by (seed, e). A run resumed from a checkpoint therefore repeats the uninterrupted run exactly.
+
+Fault tolerance (the exit statuses are those of :mod:`ebipla.errors`):
+
+* Stop signals. SIGTERM (SLURM's time limit and preemption, ``kill``) and SIGUSR1 (``sbatch --signal``) finish the
+  current iteration, write a checkpoint and raise :class:`TrainingStopped` (``ebipla train`` exits with 75). Run
+  the same command again to resume; Snakemake's ``retries`` do so on a cluster. SIGKILL loses at most the
+  iterations since the last checkpoint: every write is atomic, so the previous checkpoint is intact.
+* Divergence. Every ``log_every`` and ``checkpoint_every`` iterations, and before any checkpoint, the losses, the
+  particle bank and the parameters must be finite; otherwise ``train.divergence`` decides: stop with
+  :class:`DivergenceError` (exit 3) keeping the last good checkpoint, or recover from it with smaller particle
+  steps (see :class:`~ebipla.config.schema.DivergenceConfig`).
+* One writer per run directory: a second ``ebipla train`` on the same ``--out`` is refused while the first runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import torch
 from tqdm import tqdm
@@ -21,14 +40,26 @@ from tqdm import tqdm
 from . import run as rundir
 from .algorithms import ALGORITHMS, TrainState
 from .algorithms.langevin import derive_seed
-from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import RunConfig, dump_yaml, to_dict
-from .errors import CheckpointError, DivergenceError
+from .checkpoint import (
+    atomic_write_json,
+    atomic_write_text,
+    exclusive_lock,
+    load_checkpoint,
+    remove_stale_temp_files,
+    save_checkpoint,
+)
+from .config import AlgorithmConfig, RunConfig, config_from_dict, dump_yaml, to_dict
+from .data import TrainingSet
+from .errors import CheckpointError, ConfigError, DivergenceError, TrainingStopped
 
 log = logging.getLogger("ebipla.train")
 
 STREAM_NOISE, STREAM_BATCHES = 1, 2  # derive_seed tags
-IGNORED_ON_RESUME = ("device",)  # config keys that may change when a run is resumed
+IGNORED_ON_RESUME = ("device", "train.divergence")  # config keys (and sections) that may change on resume
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+STEP_FIELDS = ("h", "warmup_h")  # the particle step sizes that a divergence recovery shrinks
+LOCK = ".train.lock"  # held in the run directory while a training process writes to it
+RUN_OUTPUTS = (rundir.CHECKPOINT, rundir.CONFIG, rundir.TRAIN_METRICS, rundir.TRAIN_SUMMARY)
 
 
 def iterations_per_epoch(cfg: RunConfig, m: int) -> int:
@@ -92,11 +123,26 @@ def restore(payload: dict, state: TrainState, gen: torch.Generator, schedulers: 
 
 
 def config_changes(cfg: RunConfig, payload: dict) -> list[str]:
-    """'key: old -> new' for each config key that differs from the checkpoint's (device aside)."""
-    new, old = to_dict(cfg), payload["config"]
+    """'key: old -> new' for each config key that differs from the checkpoint's (IGNORED_ON_RESUME aside).
+
+    Keys that the schema gained after the checkpoint was written count at their defaults.
+    """
+    new, old = to_dict(cfg), _saved_config(payload["config"])
     diffs = [key for key in _flat_keys(new) | _flat_keys(old)
-             if key.split(".")[0] not in IGNORED_ON_RESUME and _get(new, key) != _get(old, key)]
+             if not _ignored_on_resume(key) and _get(new, key) != _get(old, key)]
     return [f"{k}: {_get(old, k)!r} -> {_get(new, k)!r}" for k in sorted(diffs)]
+
+
+def _saved_config(saved: dict) -> dict:
+    """A checkpoint's config with every current key (defaults for the missing ones); as stored if it fails."""
+    try:
+        return to_dict(config_from_dict(saved, "the checkpoint's config"))
+    except ConfigError:
+        return saved
+
+
+def _ignored_on_resume(key: str) -> bool:
+    return any(key == p or key.startswith(f"{p}.") for p in IGNORED_ON_RESUME)
 
 
 def _flat_keys(d: dict, prefix: str = "") -> set[str]:
@@ -112,6 +158,13 @@ def _get(d: dict, dotted: str):
             return None
         d = d[part]
     return d
+
+
+def scaled_steps(algo: AlgorithmConfig, scale: float) -> AlgorithmConfig:
+    """``algo`` with its particle step sizes (STEP_FIELDS it has) multiplied by ``scale``."""
+    if scale == 1.0:
+        return algo
+    return dataclasses.replace(algo, **{f: getattr(algo, f) * scale for f in STEP_FIELDS if hasattr(algo, f)})
 
 
 # ------------------------------------------------------------------------------------------------ guard
@@ -130,6 +183,44 @@ def first_non_finite(state: TrainState, metrics: dict) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------------------------------------ signals
+
+
+class StopSignals:
+    """A context manager under which SIGTERM and SIGUSR1 only record that a stop was asked for.
+
+    The training loop polls :attr:`requested` after each iteration. Handlers can only be installed in the main
+    thread; elsewhere the signals keep their previous handlers. The previous handlers are restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.received).name if self.received is not None else "no signal"
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._record)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+
+
 # ------------------------------------------------------------------------------------------------ loop
 
 
@@ -141,10 +232,20 @@ def train(cfg: RunConfig, out_dir: str | Path, *, device: torch.device | None = 
     ``until_iteration`` stops (with a checkpoint) after that many iterations instead of the configured total. A
     checkpoint written with a different config is an error, unless ``restart_on_change``: then it is renamed to
     ``checkpoint.previous.pt`` and training starts afresh (the workflow's behaviour when a run's config changes).
+    SIGTERM or SIGUSR1 stop the loop after the current iteration with a checkpoint and :class:`TrainingStopped`.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = device or rundir.resolve_device(cfg.device)
+    with exclusive_lock(out / LOCK, f"the run directory {out}"), StopSignals() as stop_signals, _run_log(out):
+        remove_stale_temp_files([out / name for name in RUN_OUTPUTS])
+        trainer = Trainer.build(cfg, out, device)
+        return trainer.run(until_iteration, progress, restart_on_change, stop_signals)
+
+
+@contextlib.contextmanager
+def _run_log(out: Path) -> Iterator[None]:
+    """Copy the package's log records into ``out/train.log`` while training."""
     package_log = logging.getLogger("ebipla")
     if package_log.level == logging.NOTSET:
         package_log.setLevel(logging.INFO)  # the run's log file records INFO whatever the caller configured
@@ -152,89 +253,189 @@ def train(cfg: RunConfig, out_dir: str | Path, *, device: torch.device | None = 
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     package_log.addHandler(handler)
     try:
-        return _train(cfg, out, device, until_iteration, progress, restart_on_change)
+        yield
     finally:
         package_log.removeHandler(handler)
         handler.close()
 
 
-def _train(cfg: RunConfig, out: Path, device: torch.device, until_iteration: int | None,
-           progress: bool | None, restart_on_change: bool) -> TrainState:
-    algo = ALGORITHMS[cfg.algorithm.name]
-    data = rundir.training_data(cfg, device)  # M observations, (M, *obs_shape)
-    obs_shape = data.obs_shape
-    model = rundir.new_model(cfg, obs_shape, device)
-    gen = torch.Generator(device).manual_seed(derive_seed(cfg.seed, STREAM_NOISE))
-    state = algo.init_state(cfg, model, len(data), gen)
-    schedulers = lr_schedulers(state, cfg.train.lr_decay)
+@dataclass
+class Trainer:
+    """One run directory's training: the state and what the checkpoint stores besides it."""
 
-    ckpt = out / rundir.CHECKPOINT
-    if ckpt.exists():
-        resume(cfg, ckpt, state, gen, schedulers, restart_on_change)
-    atomic_write_text(out / rundir.CONFIG, dump_yaml(cfg))
-    _truncate_metrics(out / rundir.TRAIN_METRICS, state.iteration)
+    cfg: RunConfig
+    out: Path
+    device: torch.device
+    data: TrainingSet  # the M training observations
+    state: TrainState
+    gen: torch.Generator
+    schedulers: list
+    step_scale: float = 1.0  # product of the divergence recoveries' step shrinks
+    recoveries: int = 0
+    saved_at: int | None = None  # iteration of the checkpoint on disk, once this process knows it
 
-    per_epoch = iterations_per_epoch(cfg, len(data))
-    total = cfg.train.n_epochs * per_epoch
-    stop = min(total, until_iteration) if until_iteration is not None else total
-    log.info("training %s (%s, device %s): iterations %d..%d of %d", out, cfg.algorithm.name, device,
-             state.iteration, stop, total)
-    perm_cache: dict = {}
-    show_bar = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=stop, initial=state.iteration, disable=not show_bar, desc=cfg.algorithm.name, leave=False)
-    start = time.perf_counter()
-    while state.iteration < stop:
-        idx = batch_indices(cfg, len(data), state.iteration, perm_cache).to(device)
-        state, metrics = algo.step(state, (idx, data.batch(idx)), gen)
-        k = state.iteration
-        bar.update(1)
-        if k % per_epoch == 0:
-            for sched in schedulers:
-                sched.step()
-        if k % cfg.train.log_every == 0 or k % cfg.train.checkpoint_every == 0 or k == stop:
-            _guard(state, metrics, out)
-            _log_metrics(out, k, per_epoch, metrics, schedulers, time.perf_counter() - start)
-        if k % cfg.train.checkpoint_every == 0 or k == stop:
-            save_checkpoint(ckpt, state_payload(cfg, state, gen, schedulers, obs_shape))
-    bar.close()
-    if state.iteration == total:
-        atomic_write_json(out / rundir.TRAIN_SUMMARY, {
-            "iteration": state.iteration, "epochs": cfg.train.n_epochs, "algorithm": cfg.algorithm.name,
+    @classmethod
+    def build(cls, cfg: RunConfig, out: Path, device: torch.device) -> Trainer:
+        algo = ALGORITHMS[cfg.algorithm.name]
+        data = rundir.training_data(cfg, device)  # M observations, (M, *obs_shape)
+        model = rundir.new_model(cfg, data.obs_shape, device)
+        gen = torch.Generator(device).manual_seed(derive_seed(cfg.seed, STREAM_NOISE))
+        state = algo.init_state(cfg, model, len(data), gen)
+        return cls(cfg, out, device, data, state, gen, lr_schedulers(state, cfg.train.lr_decay))
+
+    @property
+    def ckpt(self) -> Path:
+        return self.out / rundir.CHECKPOINT
+
+    # -------------------------------------------------------------------------------------------- checkpoints
+
+    def save(self) -> None:
+        """Checkpoint the current iteration (once: a second call at the same iteration does nothing)."""
+        if self.saved_at == self.state.iteration and self.ckpt.exists():
+            return
+        payload = state_payload(self.cfg, self.state, self.gen, self.schedulers, self.data.obs_shape)
+        save_checkpoint(self.ckpt, {**payload, "step_scale": self.step_scale, "recoveries": self.recoveries})
+        self.saved_at = self.state.iteration
+
+    def load(self, payload: dict) -> None:
+        restore(payload, self.state, self.gen, self.schedulers)
+        self.step_scale = payload.get("step_scale", 1.0)
+        self.recoveries = payload.get("recoveries", 0)
+        self.state.cfg = scaled_steps(self.cfg.algorithm, self.step_scale)
+        self.saved_at = self.state.iteration
+
+    def resume(self, restart_on_change: bool) -> None:
+        """Restore from the checkpoint; if it has another config, refuse or set it aside."""
+        payload = load_checkpoint(self.ckpt, map_location=self.device)
+        changes = config_changes(self.cfg, payload)
+        if not changes:
+            self.load(payload)
+            log.info("resumed %s at iteration %d", self.out, self.state.iteration)
+            return
+        shown = "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else "")
+        if not restart_on_change:
+            raise CheckpointError(
+                f"checkpoint {self.ckpt} was written with a different config ({shown}), the checkpoint's value "
+                "first. Resuming would mix two runs. Go back to the checkpoint's config (the run directory's "
+                f"{rundir.CONFIG}), train into a new --out directory, pass --restart-on-config-change to start "
+                f"afresh (the old checkpoint is kept as {rundir.PREVIOUS_CHECKPOINT}), or delete the run directory."
+            )
+        os.replace(self.ckpt, self.out / rundir.PREVIOUS_CHECKPOINT)
+        log.warning("config changed (%s): restarting %s; the old checkpoint is now %s", shown, self.out,
+                    rundir.PREVIOUS_CHECKPOINT)
+
+    # -------------------------------------------------------------------------------------------- the loop
+
+    def run(self, until_iteration: int | None, progress: bool | None, restart_on_change: bool,
+            stop_signals: StopSignals) -> TrainState:
+        cfg = self.cfg
+        if self.ckpt.exists():
+            self.resume(restart_on_change)
+        atomic_write_text(self.out / rundir.CONFIG, dump_yaml(cfg))
+        _truncate_metrics(self.out / rundir.TRAIN_METRICS, self.state.iteration)
+        if cfg.train.divergence.action == "recover":
+            self.save()  # a recovery always has a checkpoint to go back to, iteration 0 at the latest
+        per_epoch = iterations_per_epoch(cfg, len(self.data))
+        total = cfg.train.n_epochs * per_epoch
+        stop = min(total, until_iteration) if until_iteration is not None else total
+        log.info("training %s (%s, device %s): iterations %d..%d of %d", self.out, cfg.algorithm.name,
+                 self.device, self.state.iteration, stop, total)
+        show_bar = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(total=stop, initial=self.state.iteration, disable=not show_bar, desc=cfg.algorithm.name,
+                   leave=False)
+        try:
+            self._loop(stop, per_epoch, stop_signals, bar)
+        finally:
+            bar.close()
+        if self.state.iteration == total:
+            self._write_summary()
+        log.info("finished %s at iteration %d", self.out, self.state.iteration)
+        return self.state
+
+    def _loop(self, stop: int, per_epoch: int, stop_signals: StopSignals, bar: tqdm) -> None:
+        """Iterate up to ``stop``; after each iteration check finiteness (when due) and stop signals."""
+        train_cfg, perm_cache = self.cfg.train, {}
+        algo = ALGORITHMS[self.cfg.algorithm.name]
+        start = time.perf_counter()
+        while self.state.iteration < stop:
+            idx = batch_indices(self.cfg, len(self.data), self.state.iteration, perm_cache).to(self.device)
+            self.state, metrics = algo.step(self.state, (idx, self.data.batch(idx)), self.gen)
+            k = self.state.iteration
+            bar.update(1)
+            if k % per_epoch == 0:
+                for sched in self.schedulers:
+                    sched.step()
+            stopping = stop_signals.requested and k < stop  # a signal during the last iteration lets it finish
+            logged = k % train_cfg.log_every == 0 or k % train_cfg.checkpoint_every == 0 or k == stop
+            if logged or stopping:
+                bad = first_non_finite(self.state, metrics)
+                if bad is not None:
+                    self._diverged(bad, k, bar)  # raises, or goes back to the last good checkpoint
+                    if stopping:
+                        self._stop(stop_signals)
+                    continue
+            if logged:
+                _log_metrics(self.out, k, per_epoch, metrics, self.schedulers, time.perf_counter() - start)
+            if k % train_cfg.checkpoint_every == 0 or k == stop or stopping:
+                self.save()
+            if stopping:
+                self._stop(stop_signals)
+
+    def _stop(self, stop_signals: StopSignals) -> None:
+        """After a stop signal: the checkpoint of this iteration is written; stop with TrainingStopped."""
+        k = self.state.iteration
+        log.warning("stopping on %s at iteration %d; checkpoint %s written", stop_signals.name, k, self.ckpt)
+        raise TrainingStopped(
+            f"stopped by {stop_signals.name} at iteration {k}: wrote {self.ckpt}. Run the same command again to "
+            f"resume from it (exit status {TrainingStopped.exit_code} lets Snakemake's retries do so)."
+        )
+
+    def _diverged(self, bad: str, k: int, bar: tqdm) -> None:
+        """A non-finite ``bad`` at iteration ``k``: raise DivergenceError, or go back to the checkpoint."""
+        policy = self.cfg.train.divergence
+        what = f"training diverged: {bad} is not finite at iteration {k}"
+        kept = (f"The last good checkpoint ({self.ckpt}, iteration {self.saved_at}) is kept" if self.ckpt.exists()
+                else "No checkpoint had been written yet")
+        if policy.action == "stop":
+            raise DivergenceError(
+                f"{what}. {kept}. To go on from it with smaller particle steps, run the same command with --set "
+                "train.divergence.action=recover; or lower algorithm.h, algorithm.gamma or the learning rates and "
+                "restart the run (--restart-on-config-change, or a new --out)."
+            )
+        if self.recoveries >= policy.max_recoveries:
+            raise DivergenceError(
+                f"{what}, after {self.recoveries} recoveries (train.divergence.max_recoveries) that scaled the "
+                f"particle steps by {self.step_scale:g}. {kept}. Raise train.divergence.max_recoveries and run the "
+                "same command again, or lower algorithm.gamma or the learning rates and restart the run "
+                "(--restart-on-config-change, or a new --out)."
+            )
+        self._recover(what, policy.step_shrink, policy.max_recoveries)
+        bar.n = self.state.iteration
+        bar.refresh()
+
+    def _recover(self, what: str, shrink: float, max_recoveries: int) -> None:
+        self.load(load_checkpoint(self.ckpt, map_location=self.device))
+        old = {f: getattr(self.state.cfg, f) for f in STEP_FIELDS if hasattr(self.state.cfg, f)}
+        self.recoveries += 1
+        self.step_scale *= shrink
+        self.state.cfg = scaled_steps(self.cfg.algorithm, self.step_scale)
+        _truncate_metrics(self.out / rundir.TRAIN_METRICS, self.state.iteration)
+        steps = ", ".join(f"algorithm.{f} {v:g} -> {getattr(self.state.cfg, f):g}" for f, v in old.items())
+        log.warning("%s; recovery %d of %d: back to the checkpoint of iteration %d with %s (step scale %g)", what,
+                    self.recoveries, max_recoveries, self.state.iteration, steps, self.step_scale)
+        self.saved_at = None
+        self.save()
+
+    def _write_summary(self) -> None:
+        cfg, device = self.cfg, self.device
+        summary = {
+            "iteration": self.state.iteration, "epochs": cfg.train.n_epochs, "algorithm": cfg.algorithm.name,
             "dataset": cfg.data.name, "seed": cfg.seed, "device": str(device),
-        })
-    log.info("finished %s at iteration %d", out, state.iteration)
-    return state
-
-
-def resume(cfg: RunConfig, ckpt: Path, state: TrainState, gen: torch.Generator, schedulers: list,
-           restart_on_change: bool) -> None:
-    """Restore ``state`` from ``ckpt``; if the checkpoint has another config, refuse or set it aside."""
-    payload = load_checkpoint(ckpt, map_location=next(state.model.parameters()).device)
-    changes = config_changes(cfg, payload)
-    if not changes:
-        restore(payload, state, gen, schedulers)
-        log.info("resumed %s at iteration %d", ckpt.parent, state.iteration)
-        return
-    shown = "; ".join(changes[:5])
-    if not restart_on_change:
-        raise CheckpointError(
-            f"checkpoint {ckpt} was written with a different config ({shown}). Resuming would mix two runs: train "
-            "into a new --out directory, pass --restart-on-config-change (the old checkpoint is kept as "
-            f"{rundir.PREVIOUS_CHECKPOINT}), or delete the run directory."
-        )
-    os.replace(ckpt, ckpt.parent / rundir.PREVIOUS_CHECKPOINT)
-    log.warning("config changed (%s): restarting %s; the old checkpoint is now %s", shown, ckpt.parent,
-                rundir.PREVIOUS_CHECKPOINT)
-
-
-def _guard(state: TrainState, metrics: dict, out: Path) -> None:
-    bad = first_non_finite(state, metrics)
-    if bad is not None:
-        raise DivergenceError(
-            f"training diverged: {bad} is not finite at iteration {state.iteration}. The last good checkpoint "
-            f"({out / rundir.CHECKPOINT}, if any) is kept. Lower the step sizes (algorithm.h, algorithm.gamma) or "
-            "the learning rates, then resume or restart."
-        )
+            "device_name": rundir.describe_device(device), "torch": torch.__version__,
+        }
+        if self.recoveries:
+            summary.update(divergence_recoveries=self.recoveries, step_scale=self.step_scale)
+        atomic_write_json(self.out / rundir.TRAIN_SUMMARY, summary)
 
 
 def _log_metrics(out: Path, k: int, per_epoch: int, metrics: dict, schedulers: list, elapsed: float) -> None:

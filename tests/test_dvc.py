@@ -1,6 +1,7 @@
 """DVC over the workflow, in a scratch git repository whose default config is the CI config.
 
-dvc repro produces the artifacts; a second dvc repro does nothing and dvc status is clean; changing one
+dvc repro produces the artifacts (every table and figure, whose numbers report.md traces back to the runs, and
+`snakemake --report`'s HTML); a second dvc repro does nothing and dvc status is clean; changing one
 experiment's parameter reruns only the jobs that depend on it; dvc push to a local remote, deleting the outputs,
 dvc pull and regenerating the figures retrains nothing, also in a fresh clone.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from paper_checks import check_artifacts, check_report
 from workflow_helpers import copy_repo, run
 
 OUTS = ("results/data", "results/datasets", "results/runs", "results/timing", "results/paper")
@@ -49,12 +51,19 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
 
     # dvc repro runs the workflow and caches its outputs.
     first = run(["dvc", "repro"], repo)
-    assert jobs_run(first)["train"] == 8
-    for name in ("figure1.png", "synthetic_mmd.md", "figure_j_ablation.png", "figure1_runtime.png"):
-        assert (repo / "results" / "paper" / name).exists()
+    assert jobs_run(first)["train"] == 9
+    captions = yaml.safe_load((repo / "tests" / "config" / "ci.yaml").read_text())["captions"]
+    check_artifacts(repo / "results" / "paper", captions)
+    assert check_report(repo, captions["report"]) >= 6
+    # snakemake --report: one self-contained HTML file with every table and figure and its caption.
+    run(["snakemake", "--report", "results/report.html"], repo)
+    html = (repo / "results" / "report.html").read_text()
+    for name in ("figure_theory.png", "table4.csv", "report.md", "figure1.png"):
+        assert name in html, name
+    assert captions["figure_theory"] in html and captions["table1"] in html
     assert (repo / "dvc.lock").exists()
     checkpoints = digests(repo, "checkpoint.pt")
-    assert len(checkpoints) == 8
+    assert len(checkpoints) == 9
 
     # Nothing changed: nothing runs, and the status is clean.
     second = run(["dvc", "repro"], repo)
@@ -67,7 +76,8 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
     third = run(["dvc", "repro"], repo)
     ran = jobs_run(third)
     assert ran["train"] == 2 and ran["evaluate_synthetic"] == 2, ran
-    assert not {"timing", "synthetic_data", "prepare_images", "fid_reference", "evaluate_images"} & set(ran)
+    assert not {"timing", "timing_images", "synthetic_data", "prepare_images", "fid_reference", "evaluate_images",
+                "figure_theory"} & set(ran)
     after = digests(repo, "checkpoint.pt")
     changed = {k for k in after if after[k] != checkpoints.get(k)}
     assert changed == {k for k in after if "synthetic/swissroll/lebm/N4/paper/" in k}, changed
@@ -84,9 +94,10 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
         figure.unlink()
     regenerate = run(["snakemake", "--cores", "all"], repo)
     ran = jobs_run(regenerate)
-    assert set(ran) <= {"synthetic_mmd_table", "images_metrics_table", "figure1", "figure_j_ablation",
-                        "figure1_runtime", "all"}, ran
-    assert ran.get("figure1") == 1
+    assert set(ran) <= {"synthetic_mmd_table", "image_table", "literature_table", "table4", "figure1", "figure2",
+                        "figure4", "figure5", "figure_j_ablation", "figure_theory", "paper_report", "all"}, ran
+    assert ran.get("figure1") == 1 and ran.get("paper_report") == 1
+    check_artifacts(repo / "results" / "paper", captions)
     assert digests(repo, "checkpoint.pt") == after
 
     # A reviewer's fresh clone: dvc pull brings everything; DVC does not keep file times, so Snakemake may want to

@@ -2,7 +2,8 @@
 
 The test installs Debian's slurm-wlm and munge when they are missing, starts munged, slurmctld and slurmd, runs the
 workflow with the repository's profile exactly as users type it (plus the CI config and two flags that shorten
-the wait), checks that the training, evaluation and timing jobs ran as SLURM jobs and that every output exists,
+the wait), checks that the training, evaluation and timing jobs ran as SLURM jobs, that every artifact of results/paper
+exists and parses, and that report.md's numbers equal their sources,
 and stops the daemons it started. It skips only where it cannot be root or cannot install the packages, and then
 says why.
 """
@@ -13,13 +14,17 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from local_slurm import CONF, install, local_slurm, unavailable_reason
+from paper_checks import check_artifacts, check_report
 from workflow_helpers import copy_repo, run, tool_env
 
-# Synthetic: 4 grid runs (2 methods x 2 seeds) + 2 J-ablation runs; digits: 2 runs. 8 train, 6 + 2 evaluate,
-# 1 FID reference, 1 timing job. Data preparation, the digits classifier, tables and figures run locally.
-EXPECTED_SLURM_JOBS = {"train": 8, "evaluate_synthetic": 6, "evaluate_images": 2, "fid_reference": 1, "timing": 1}
+# Synthetic: 4 grid runs (2 methods x 2 seeds) + 2 J-ablation runs; digits: 3 runs. 9 train, 6 + 3 evaluate,
+# 1 FID reference, 2 timing jobs, the Theorem 1 study. Data preparation, the digits classifier, tables, figures and
+# the report run locally.
+EXPECTED_SLURM_JOBS = {"train": 9, "evaluate_synthetic": 6, "evaluate_images": 3, "fid_reference": 1, "timing": 1,
+                       "timing_images": 1, "figure_theory": 1}
 
 
 def test_ci_config_runs_as_slurm_jobs(tmp_path):
@@ -45,11 +50,11 @@ def test_ci_config_runs_as_slurm_jobs(tmp_path):
     assert all(state.get(job_id) == "COMPLETED" for job_id, _ in submitted), states
     for job_id, rule in submitted:  # the plugin's per-job log, named after the SLURM job id
         assert list((repo / ".snakemake" / "slurm_logs" / f"rule_{rule}").rglob(f"{job_id}.log")), job_id
-    for name in ("synthetic_mmd.csv", "synthetic_mmd.md", "synthetic_mmd.tex", "figure1.pdf", "figure1.png",
-                 "figure_j_ablation.png", "figure1_runtime.png", "images_metrics.md"):
-        assert (repo / "results" / "paper" / name).stat().st_size > 0, name
+    captions = yaml.safe_load((repo / "tests" / "config" / "ci.yaml").read_text())["captions"]
+    check_artifacts(repo / "results" / "paper", captions)
+    assert check_report(repo, captions["report"]) >= 6  # table 1 (2 runs x 2 metrics), 2(a), 2(b) x 2, table 4
     runs = sorted((repo / "results" / "runs").rglob("metrics.json"))
-    assert len(runs) == 8 and all((r.parent / "checkpoint.pt").exists() for r in runs)
+    assert len(runs) == 9 and all((r.parent / "checkpoint.pt").exists() for r in runs)
     for daemon in ("slurmctld", "slurmd"):  # stopped again
         assert subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode != 0, daemon
     assert not CONF.exists()

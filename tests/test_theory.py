@@ -26,37 +26,16 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
-from ebipla.algorithms import ALGORITHMS
-from ebipla.config import config_from_dict
-from ebipla.run import new_model, training_data
-
-DIM, ALPHA_TRUE, SIGMA, H = 4, 3.0, 1.0, 0.02
-
-
-def alpha_trace(m: int, n: int, iters: int, prior: str = "exact", n_prior_steps: int = 1, gamma: float = 0.2,
-                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """alpha_k for k = 1..iters of Algorithm 1 on the toy model, and the MMLE alpha* = mean(y)."""
-    cfg = config_from_dict({
-        "seed": seed,
-        "data": {"name": "toy", "n_points": m, "toy": {"dim": DIM, "alpha_true": ALPHA_TRUE, "sigma": SIGMA}},
-        "model": {"latent_dim": DIM, "sigma": SIGMA, "energy": {"kind": "gaussian"},
-                  "generator": {"kind": "identity"}},
-        "algorithm": {"name": "ebipla_full", "n_particles": n, "h": H, "gamma": gamma,
-                      "n_prior_steps": n_prior_steps, "prior_expectation": prior},
-    }, "test_theory")
-    y = training_data(cfg, torch.device("cpu")).values  # (M, d)
-    model = new_model(cfg, (DIM,), torch.device("cpu"))
-    algo = ALGORITHMS["ebipla_full"]
-    gen = torch.Generator().manual_seed(seed)
-    state = algo.init_state(cfg, model, m, gen)
-    batch = (torch.arange(m), y)
-    trace = torch.empty(iters, DIM)
-    for k in range(iters):
-        state, _ = algo.step(state, batch, gen)
-        trace[k] = model.energy.alpha.detach()
-    return trace, y.mean(0)
+from ebipla.theory import (
+    SIGMA,
+    alpha_trace,
+    loglog_slope,
+    read_theory_study,
+    theory_figure,
+    theory_study,
+    write_theory_study,
+)
 
 
 @pytest.mark.parametrize("m,n", [(10, 1), (10, 10), (100, 10)])  # MN = 10, 100, 1000: two decades
@@ -84,3 +63,85 @@ def test_ula_prior_expectation_bias_shrinks_with_j():
             assert biases[j] == pytest.approx(predicted, rel=0.15, abs=0.02), (j, biases[j], predicted)
     assert biases[4] > biases[8] > biases[32]
     assert biases[32] < 0.02
+
+
+# ------------------------------------------------------------------ Theorem 1 study (ebipla.theory), scale "quick"
+# Each row keeps 200 Langevin time units (about 80 relaxation times of the slowest mode, rate mu = 0.382) pooled
+# over 64 independent coordinates, so spread_se is 0.8-1.1 % of the spread. Measured (quick, seed 0), as
+# spread / theory_spread: MN sweep at h = 0.02 (MN = 2, 10, 100, 1000): 0.990, 0.999, 0.991, 0.987;
+# h sweep at MN = 10 (h = 0.005 ... 0.5): 0.994, 1.006, 0.999, 0.992, 0.998, 1.021, 1.086, against the exact
+# Euler-Maruyama ratios 1.001, 1.001, 1.003, 1.006, 1.013, 1.028, 1.095. Log-log slope of the spread against MN:
+# -0.501. The tolerances below are about 4 standard errors.
+
+
+@pytest.fixture(scope="module")
+def quick_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("theory") / "theory_study.csv"
+    rows = write_theory_study(out, "quick")  # ~25 s on 2 shared cores
+    return rows, out
+
+
+def test_theory_study_rows(quick_study):
+    rows, _ = quick_study
+    assert {r["sweep"] for r in rows} == {"MN", "h"}
+    mn = sorted(r["MN"] for r in rows if r["sweep"] == "MN")
+    h = sorted(r["h"] for r in rows if r["sweep"] == "h")
+    assert mn[-1] / mn[0] >= 100 and h[-1] / h[0] >= 10  # two decades of MN, one (here two) of h
+    for r in rows:
+        assert r["theory_spread"] == pytest.approx(math.sqrt((1 + SIGMA**2) / r["MN"]))
+        assert 0 < r["burn_in"] < r["iters"]
+
+
+def test_theory_study_spread_matches_stationary_law_at_small_h(quick_study):
+    rows, _ = quick_study
+    h_min = min(r["h"] for r in rows)
+    small = [r for r in rows if r["h"] <= 0.02]  # EM inflation <= 0.25 %, below the 1 % noise
+    assert any(r["h"] == h_min for r in small) and len(small) >= 5
+    for r in small:
+        ratio = r["spread"] / r["theory_spread"]
+        assert 0.96 < ratio < 1.04, (r["sweep"], r["MN"], r["h"], ratio)  # measured 0.987 ... 1.006
+        assert abs(r["spread"] - r["theory_spread"]) < 4 * r["spread_se"] + 0.005 * r["theory_spread"]
+        # The EM chain's stationary mean is exactly alpha*, so the RMS error is the spread up to the time
+        # average's own error (measured rms_error / spread - 1 within 1.5 %).
+        assert r["rms_error"] == pytest.approx(r["spread"], rel=0.03)
+
+
+def test_theory_study_spread_falls_like_one_over_sqrt_mn(quick_study):
+    rows, _ = quick_study
+    by_mn = sorted((r for r in rows if r["sweep"] == "MN"), key=lambda r: r["MN"])
+    spreads = [r["spread"] for r in by_mn]
+    assert spreads == sorted(spreads, reverse=True)
+    slope = loglog_slope([r["MN"] for r in by_mn], spreads)
+    assert slope == pytest.approx(-0.5, abs=0.03), slope  # measured -0.501 (full scale: -0.50x)
+
+
+def test_theory_study_error_grows_with_h(quick_study):
+    rows, _ = quick_study
+    by_h = sorted((r for r in rows if r["sweep"] == "h"), key=lambda r: r["h"])
+    assert by_h[-1]["rms_error"] > by_h[0]["rms_error"]
+    assert by_h[-1]["spread"] > by_h[0]["spread"] + 3 * (by_h[-1]["spread_se"] + by_h[0]["spread_se"])
+    # ... and by what the exact EM chain predicts (measured 1.086 against 1.095 at h = 0.5).
+    assert by_h[-1]["spread"] / by_h[-1]["em_spread"] == pytest.approx(1.0, abs=0.04)
+
+
+def test_theory_study_csv_round_trips(quick_study):
+    rows, out = quick_study
+    assert read_theory_study(out) == rows
+
+
+def test_theory_figure_is_written_and_byte_stable(quick_study, tmp_path):
+    _, out = quick_study
+    contents = []
+    for name in ("a", "b"):
+        theory_figure(out, tmp_path / name / "theory", "Theorem 1 on the toy model")
+        contents.append([(tmp_path / name / f"theory.{ext}").read_bytes() for ext in ("pdf", "png")])
+    assert all(len(b) > 1000 for b in contents[0])
+    assert contents[0] == contents[1]
+
+
+def test_alpha_trace_is_deterministic():
+    a, star_a = alpha_trace(10, 2, iters=200, dim=8, h=0.1, seed=3)
+    b, star_b = alpha_trace(10, 2, iters=200, dim=8, h=0.1, seed=3)
+    assert a.equal(b) and star_a.equal(star_b)
+    with pytest.raises(ValueError, match="scale"):
+        theory_study("medium")

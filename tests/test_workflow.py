@@ -42,10 +42,13 @@ def test_full_config_plans_every_training_job_of_the_paper(repo):
     assert jobs["train"] == FULL_TRAINING_JOBS
     assert jobs["evaluate_synthetic"] == SYNTHETIC_TRAINING_JOBS
     assert jobs["evaluate_images"] == IMAGE_TRAINING_JOBS
-    assert jobs["synthetic_data"] == 3 and jobs["timing"] == 1
+    assert jobs["synthetic_data"] == 3 and jobs["timing"] == 1 and jobs["timing_images"] == 1
     assert jobs["prepare_images"] == 4 and jobs["fid_reference"] == 4 and jobs["inception_weights"] == 1
-    for rule in ("synthetic_mmd_table", "images_metrics_table", "figure1", "figure_j_ablation", "figure1_runtime"):
-        assert jobs[rule] == 1
+    # Every artifact of results/paper: tables 1, 2(a), 2(b) and 5-7, and one job per other table and figure.
+    assert jobs["image_table"] == 3 and jobs["literature_table"] == 3
+    for rule in ("synthetic_mmd_table", "table4", "figure1", "figure2", "figure4", "figure5", "figure_j_ablation",
+                 "figure_theory", "paper_report"):
+        assert jobs[rule] == 1, rule
 
 
 def test_full_plan_lists_each_image_experiment(repo):
@@ -57,9 +60,11 @@ def test_full_plan_lists_each_image_experiment(repo):
 
 def test_quick_and_ci_configs_plan_smaller_runs(repo):
     quick = counts(planned(repo, "--configfile", "config/quick.yaml"))
-    assert quick["train"] == 3 * 2 * 2 + 3 + 2  # the synthetic grid, the J ablation, the digits
-    assert quick["evaluate_images"] == 2 and quick["digits_classifier"] == 1 and "inception_weights" not in quick
-    assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 8
+    # The synthetic grid, the J ablation, and the digits: EBIPLA N = 1 and 10, LEBM N = 10.
+    assert quick["train"] == 3 * 2 * 2 + 3 + 3
+    assert quick["evaluate_images"] == 3 and quick["digits_classifier"] == 1 and "inception_weights" not in quick
+    assert quick["image_table"] == 3 and quick["literature_table"] == 3 and quick["paper_report"] == 1
+    assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 9
 
 
 def test_config_typo_is_rejected_with_the_key(repo, tmp_path):

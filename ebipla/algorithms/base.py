@@ -9,10 +9,17 @@ An algorithm is a module with
 ``step`` performs one iteration of the algorithm box on (state, batch) with all randomness from ``gen``. It
 returns the state (parameters and the particle bank are updated in place, as optimisers do) and scalar metrics as
 0-dim tensors, so that the loop decides when to synchronise with the device.
+
+Steps mark their phases with :func:`phase` (prior chain, posterior / particle update, losses with their backward
+pass, optimiser). That costs nothing in training; ``ebipla bench`` turns it on with :func:`collect_phase_times` to
+report each phase's share of an iteration.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,6 +55,42 @@ class Algorithm(Protocol):
     def init_state(self, cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState: ...
 
     def step(self, state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainState, dict]: ...
+
+
+PHASES = ("prior_chain", "posterior", "losses", "optimiser")
+_phase_times: dict[str, float] | None = None  # set only inside collect_phase_times
+
+
+@contextmanager
+def phase(name: str, device: torch.device) -> Iterator[None]:
+    """Marks one phase of a step; adds its wall-clock seconds to the active collection, if any.
+
+    Only while collecting does it synchronise with a CUDA device (before and after the phase), so training loops
+    keep their asynchronous execution.
+    """
+    times = _phase_times
+    if times is None:
+        yield
+        return
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    yield
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    times[name] = times.get(name, 0.0) + time.perf_counter() - start
+
+
+@contextmanager
+def collect_phase_times() -> Iterator[dict[str, float]]:
+    """Within the block, steps add each phase's seconds to the dict yielded (benchmarks only; not re-entrant)."""
+    global _phase_times
+    times: dict[str, float] = {}
+    _phase_times = times
+    try:
+        yield times
+    finally:
+        _phase_times = None
 
 
 def adam_optimizers(model: LatentEBM, cfg: TrainConfig) -> tuple[torch.optim.Adam | None, torch.optim.Adam | None]:

@@ -30,7 +30,7 @@ import torch
 from ..config.schema import EbiplaConfig, RunConfig
 from ..models import LatentEBM
 from .bank import add_noise, gather, new_bank, scatter
-from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps
+from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase
 from .langevin import fresh_prior_samples, ula_chain
 
 uses_minibatches = True
@@ -53,28 +53,35 @@ def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainSt
         copies = state.particles.repeat_interleave(cfg.n_particles // state.particles.shape[1], dim=1)
         state.particles = copies.pin_memory() if state.particles.is_pinned() else copies
     model, idx, y = state.model, batch[0], batch[1]
-    h = cfg.h
+    h, device = cfg.h, y.device
 
     # 5. Fresh prior chains, one per batch element, with alpha_k.
-    x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
+    with phase("prior_chain", device):
+        x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
 
-    x_batch = gather(state.particles, idx, y.device)  # X_k^{B, 1:N}, (B, N, d_x)
     if cfg.loss_particles == "pre_update":
         # 6. Losses at X_k; their backward pass also yields the drift nabla_x phi at (theta_k, X_k).
-        loss_e, loss_d, drift = backward_losses(model, x_batch, y, x_hat, want_x_grad=True)
-        # 3. Drift step on the batch particles.
-        scatter(state.particles, idx, x_batch - h * drift)
-        # 4. Noise sqrt(2h / L) on all particles.
-        add_all_particle_noise(state, h, gen)
+        with phase("losses", device):
+            x_batch = gather(state.particles, idx, device)  # X_k^{B, 1:N}, (B, N, d_x)
+            loss_e, loss_d, drift = backward_losses(model, x_batch, y, x_hat, want_x_grad=True)
+        with phase("posterior", device):
+            # 3. Drift step on the batch particles.
+            scatter(state.particles, idx, x_batch - h * drift)
+            # 4. Noise sqrt(2h / L) on all particles.
+            add_all_particle_noise(state, h, gen)
     else:
-        # 3-4. Drift with theta_k, then noise on all particles; 6. losses at X_{k+1} (Algorithm 3's box).
-        scatter(state.particles, idx, x_batch - h * model.grad_x_posterior(x_batch, y))
-        add_all_particle_noise(state, h, gen)
-        x_new = gather(state.particles, idx, y.device)  # X_{k+1}^{B, 1:N}
-        loss_e, loss_d, _ = backward_losses(model, x_new, y, x_hat, want_x_grad=False)
+        with phase("posterior", device):
+            # 3-4. Drift with theta_k, then noise on all particles; 6. losses at X_{k+1} (Algorithm 3's box).
+            x_batch = gather(state.particles, idx, device)  # X_k^{B, 1:N}, (B, N, d_x)
+            scatter(state.particles, idx, x_batch - h * model.grad_x_posterior(x_batch, y))
+            add_all_particle_noise(state, h, gen)
+        with phase("losses", device):
+            x_new = gather(state.particles, idx, device)  # X_{k+1}^{B, 1:N}
+            loss_e, loss_d, _ = backward_losses(model, x_new, y, x_hat, want_x_grad=False)
 
     # 7. Adam steps on alpha and beta.
-    optimizer_steps(state)
+    with phase("optimiser", device):
+        optimizer_steps(state)
     state.iteration += 1
     return state, {"loss_energy": loss_e, "loss_decoder": loss_d}
 
@@ -88,12 +95,17 @@ def warmup_step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[
     """Algorithm 3, k < S_warm: inner ULA steps on the batch particles, then losses at the moved particles."""
     cfg: EbiplaConfig = state.cfg  # type: ignore[assignment]
     model, idx, y = state.model, batch[0], batch[1]
-    x_batch = gather(state.particles, idx, y.device)  # (B, N', d_x)
-    noise = torch.randn((cfg.warmup_inner_steps, *x_batch.shape), generator=gen, device=x_batch.device)
-    x_batch = ula_chain(lambda x: model.grad_x_posterior(x, y), x_batch, cfg.warmup_h, noise)
-    scatter(state.particles, idx, x_batch)
-    x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)
-    loss_e, loss_d, _ = backward_losses(model, x_batch, y, x_hat, want_x_grad=False)
-    optimizer_steps(state)
+    device = y.device
+    with phase("posterior", device):
+        x_batch = gather(state.particles, idx, device)  # (B, N', d_x)
+        noise = torch.randn((cfg.warmup_inner_steps, *x_batch.shape), generator=gen, device=x_batch.device)
+        x_batch = ula_chain(model.grad_x_posterior_fn(y), x_batch, cfg.warmup_h, noise)
+        scatter(state.particles, idx, x_batch)
+    with phase("prior_chain", device):
+        x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)
+    with phase("losses", device):
+        loss_e, loss_d, _ = backward_losses(model, x_batch, y, x_hat, want_x_grad=False)
+    with phase("optimiser", device):
+        optimizer_steps(state)
     state.iteration += 1
     return state, {"loss_energy": loss_e, "loss_decoder": loss_d}

@@ -42,9 +42,15 @@ def ula_chain(grad_fn: GradFn, x0: torch.Tensor, step: float, noise: torch.Tenso
     return x
 
 
-def prior_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor) -> torch.Tensor:
-    """Short-run prior chain, eq. 14: J steps of size gamma on U_alpha from x0 ~ N(0, I)."""
-    return ula_chain(energy.grad_x, x0, gamma, noise)
+def prior_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor,
+                dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Short-run prior chain, eq. 14: J steps of size gamma on U_alpha from x0 ~ N(0, I).
+
+    alpha is fixed along the chain, so the energy's gradient is set up once (``grad_x_fn``) for all J steps.
+    ``dtype=torch.bfloat16`` evaluates nabla_x U_alpha in bfloat16 (the chain's state and noise stay in x0's
+    dtype): an option, off by default and in every training config; ``ebipla bench --chain-variants`` times it.
+    """
+    return ula_chain(energy.grad_x_fn(dtype), x0, gamma, noise)
 
 
 def draw_chain_inputs(
@@ -57,12 +63,13 @@ def draw_chain_inputs(
 
 
 def fresh_prior_samples(
-    energy: torch.nn.Module, n: int, d_x: int, gamma: float, n_steps: int, gen: torch.Generator
+    energy: torch.nn.Module, n: int, d_x: int, gamma: float, n_steps: int, gen: torch.Generator,
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """X_hat_{k,J}: n independent prior chains started from N(0, I) (one per batch element). -> (n, d_x)."""
     device = next(energy.parameters()).device
     x0, noise = draw_chain_inputs((n, d_x), n_steps, gen, device)
-    return prior_chain(energy, x0, gamma, noise)
+    return prior_chain(energy, x0, gamma, noise, dtype)
 
 
 def derive_seed(*parts: int) -> int:

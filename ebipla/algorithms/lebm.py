@@ -20,7 +20,7 @@ import torch
 
 from ..config.schema import LebmConfig, RunConfig
 from ..models import LatentEBM
-from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps
+from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase
 from .langevin import draw_chain_inputs, fresh_prior_samples, ula_chain
 
 uses_minibatches = True
@@ -37,14 +37,18 @@ def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainSt
     device = y.device
 
     # 1. Posterior chain from N(0, I): N ULA steps of size h on U + V.
-    x0, noise = draw_chain_inputs((len(y), model.d_x), cfg.n_posterior_steps, gen, device)
-    x_post = ula_chain(lambda x: model.grad_x_posterior(x, y), x0, cfg.h, noise)  # (B, d_x)
+    with phase("posterior", device):
+        x0, noise = draw_chain_inputs((len(y), model.d_x), cfg.n_posterior_steps, gen, device)
+        x_post = ula_chain(model.grad_x_posterior_fn(y), x0, cfg.h, noise)  # (B, d_x)
 
     # 2. Prior chain from N(0, I): J ULA steps of size gamma on U.
-    x_hat = fresh_prior_samples(model.energy, len(y), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
+    with phase("prior_chain", device):
+        x_hat = fresh_prior_samples(model.energy, len(y), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
 
     # 3-4. Losses (45)-(46) and Adam steps.
-    loss_e, loss_d, _ = backward_losses(model, x_post, y, x_hat, want_x_grad=False)
-    optimizer_steps(state)
+    with phase("losses", device):
+        loss_e, loss_d, _ = backward_losses(model, x_post, y, x_hat, want_x_grad=False)
+    with phase("optimiser", device):
+        optimizer_steps(state)
     state.iteration += 1
     return state, {"loss_energy": loss_e, "loss_decoder": loss_d}

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import math
 import re
+import reprlib
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -41,7 +42,15 @@ def parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source} is not valid YAML: {exc}. Fix the syntax at the position shown.") from None
+        problem = _yaml_problem(exc)
+        raise ConfigError(f"{source} is not valid YAML: {problem}. Fix the syntax at the position shown.") from None
+    except RecursionError:
+        raise ConfigError(f"{source} is nested too deeply to read. Write the sections out plainly.") from None
+    except Exception as exc:  # PyYAML's constructors raise ValueError etc., e.g. for a date like 2001-13-45
+        raise ConfigError(
+            f"{source} cannot be read as YAML ({type(exc).__name__}: {_one_line(exc)}): a value looks like a "
+            "number, date or tagged value but is not a valid one. Quote it if it is meant as a string."
+        ) from None
 
 
 def read_yaml_file(path: str | Path) -> dict[str, Any]:
@@ -67,7 +76,7 @@ def merge(base: dict, update: Mapping, origins: Origins, source: str, prefix: tu
     """Deep-merge ``update`` into ``base`` (in place), recording ``source`` for every key it sets."""
     for key, value in update.items():
         if not isinstance(key, str):
-            raise ConfigError(f"{source}: key {key!r} under '{_dotted(prefix) or '<top>'}' is not a string.")
+            raise ConfigError(f"{source}: key {_shown(key)} under '{_dotted(prefix) or '<top>'}' is not a string.")
         path = (*prefix, key)
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             merge(base[key], value, origins, source, path)
@@ -95,18 +104,27 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def file_layers(path: str | Path, seen: tuple[Path, ...] = ()) -> list[tuple[dict[str, Any], str]]:
     """A config file as layers: first its ``base`` file(s) (paths relative to it, themselves layered), then it."""
     path = Path(path)
-    if path.resolve() in seen:
+    resolved = _resolved(path)
+    if resolved in seen:
         raise ConfigError(f"{path}: 'base' files include each other ({' -> '.join(map(str, seen))}).")
     data = read_yaml_file(path)
     bases = data.pop("base", [])
     if isinstance(bases, str):
         bases = [bases]
     if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
-        raise ConfigError(f"{path}: key 'base' must be a file name or a list of them; got {bases!r}.")
+        raise ConfigError(f"{path}: key 'base' must be a file name or a list of them; got {_shown(bases)}.")
     layers = []
     for base in bases:
-        layers += file_layers(path.parent / base, (*seen, path.resolve()))
+        layers += file_layers(path.parent / base, (*seen, resolved))
     return [*layers, (data, str(path))]
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a NUL in a 'base' entry, a symlink loop
+        raise ConfigError(f"config file {str(path)!r} cannot be resolved ({_one_line(exc)}). Check the path and the "
+                          "'base' entries that lead to it.") from None
 
 
 def load_config(paths: Iterable[str | Path] = (), overrides: Iterable[str] = ()) -> RunConfig:
@@ -126,7 +144,15 @@ def config_from_layers(layers: Iterable[tuple[Mapping[str, Any], str]]) -> RunCo
     raw: dict[str, Any] = {}
     origins: Origins = {}
     for mapping, source in layers:
-        merge(raw, mapping, origins, source)
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(f"{source} must hold a mapping of config sections, not a {_kind(mapping)}.")
+        try:
+            merge(raw, mapping, origins, source)
+        except RecursionError:
+            raise ConfigError(
+                f"{source} is nested too deeply or refers to itself (a YAML alias inside its own anchor). "
+                "Write the sections out plainly."
+            ) from None
     cfg = build(RunConfig, raw, origins)
     check_consistency(cfg, origins)
     return cfg
@@ -145,6 +171,11 @@ def build(cls: type, raw: Mapping[str, Any], origins: Origins, prefix: tuple[str
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
+        if not isinstance(key, str):
+            raise ConfigError(
+                f"{_where(prefix, origins)}: key {_shown(key)} under '{_dotted(prefix) or '<top>'}' is not a string. "
+                f"Valid keys here: {', '.join(fields)}."
+            )
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -201,7 +232,7 @@ def _convert_tagged(options: list[type], value: Any, path: tuple[str, ...], orig
     by_name = {typing.get_args(typing.get_type_hints(o)["name"])[0]: o for o in options}
     default_name = fld.default_factory().name if fld is not None else next(iter(by_name))
     name = value.get("name", default_name)
-    if name not in by_name:
+    if not isinstance(name, str) or name not in by_name:
         _fail((*path, "name"), origins, f"must be one of {', '.join(map(repr, by_name))}", name)
     return build(by_name[name], value, origins, path)
 
@@ -218,9 +249,13 @@ def _scalar(tp: type, value: Any, path: tuple[str, ...], origins: Origins) -> An
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _fail(path, origins, "must be a number", value)
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
             _fail(path, origins, "must be a finite number", value)
-        return float(value)
+        if not math.isfinite(number):
+            _fail(path, origins, "must be a finite number", value)
+        return number
     if tp is str:
         if not isinstance(value, str):
             _fail(path, origins, "must be a string", value)
@@ -236,6 +271,8 @@ def _check_range(value: Any, fld: dataclasses.Field, path: tuple[str, ...], orig
         _fail(path, origins, f"must be > {meta['gt']}", value)
     if "ge" in meta and not value >= meta["ge"]:
         _fail(path, origins, f"must be >= {meta['ge']}", value)
+    if "lt" in meta and not value < meta["lt"]:
+        _fail(path, origins, f"must be < {meta['lt']}", value)
     if "le" in meta and not value <= meta["le"]:
         _fail(path, origins, f"must be <= {meta['le']}", value)
 
@@ -293,12 +330,31 @@ def _where(path: tuple[str, ...], origins: Origins) -> str:
     return "the defaults"
 
 
+def _shown(value: Any) -> str:
+    """A value as the messages quote it: its repr, shortened when long or deeply nested."""
+    return reprlib.repr(value)
+
+
+def _one_line(text: object) -> str:
+    """``str(text)`` with its line breaks and runs of spaces collapsed: messages are one paragraph."""
+    return " ".join(str(text).split())
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: what is wrong, and where."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None:
+        return _one_line(exc)
+    mark = exc.problem_mark or exc.context_mark
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return "; ".join(_one_line(p) for p in (exc.context, exc.problem) if p) + where
+
+
 def _kind(value: Any) -> str:
     return {dict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)
 
 
 def _fail(path: tuple[str, ...], origins: Origins, requirement: str, value: Any) -> typing.NoReturn:
     raise ConfigError(
-        f"{_where(path, origins)}: key '{_dotted(path)}' {requirement}; got {value!r}. "
+        f"{_where(path, origins)}: key '{_dotted(path)}' {requirement}; got {_shown(value)}. "
         "Fix it where it is set, or drop the key to use the default."
     )

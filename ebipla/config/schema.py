@@ -2,8 +2,9 @@
 
 Every field has a default; the defaults are the paper's synthetic settings (paper.md section 4.1) where the paper
 states them, and a documented choice where it is silent ([NF] in paper.md). Field metadata carries the allowed
-range (``gt``, ``ge``, ``le``) that :mod:`ebipla.config.loader` checks. Symbols follow the paper: x is the latent,
-y the observation, h the particle step, gamma the prior step, N the particles per data point, J the prior steps.
+range (``gt``, ``ge``, ``lt``, ``le``) that :mod:`ebipla.config.loader` checks. Symbols follow the paper: x is the
+latent, y the observation, h the particle step, gamma the prior step, N the particles per data point, J the prior
+steps.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
-def num(default: Any, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
+def num(default: Any, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+        le: float | None = None) -> Any:
     """A dataclass field with a default and a checked range."""
-    meta = {k: v for k, v in (("gt", gt), ("ge", ge), ("le", le)) if v is not None}
+    meta = {k: v for k, v in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le)) if v is not None}
     return field(default=default, metadata=meta)
 
 
@@ -184,6 +186,31 @@ AlgorithmConfig = EbiplaConfig | EbiplaFullConfig | LebmConfig
 
 
 @dataclass(frozen=True)
+class DivergenceConfig:
+    """What training does when a loss, the particle bank or a parameter is no longer finite (NaN or inf).
+
+    The check runs every ``train.log_every`` and ``train.checkpoint_every`` iterations, and before every
+    checkpoint, so a checkpoint never holds a non-finite state.
+
+    * ``action: stop`` (default): stop with a message that names the iteration and the quantity; the last good
+      checkpoint is kept and ``ebipla train`` exits with status 3.
+    * ``action: recover``: reload the last good checkpoint, multiply the particle step sizes (``algorithm.h``,
+      which for ``ebipla_full`` is also the theta step, and ``algorithm.warmup_h`` for EBIPLA's warm-up) by
+      ``step_shrink``, save the checkpoint with the new scale and go on; the log records each recovery and the
+      new step. A fresh run writes a checkpoint at iteration 0 first, so there is always one to go back to.
+      After ``max_recoveries`` recoveries (counted over the whole run) a further divergence stops as with
+      ``stop``. The checkpoint stores the scale in effect (``step_scale``, ``recoveries``), so a resumed run keeps
+      the shrunken steps; ``config.yaml`` keeps the configured ones.
+
+    These keys may change when a run is resumed (e.g. ``--set train.divergence.action=recover`` after a stop).
+    """
+
+    action: Literal["stop", "recover"] = "stop"
+    step_shrink: float = num(0.5, gt=0, lt=1)  # factor applied to the particle step sizes per recovery
+    max_recoveries: int = num(3, ge=1)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     n_epochs: int = num(200, ge=1)  # L = M / B iterations each (Algorithm 1: one iteration each)
     batch_size: int = num(1000, ge=1)  # B
@@ -197,6 +224,7 @@ class TrainConfig:
     data_storage: Literal["device", "pinned_cpu"] = "device"  # the training images (uint8)
     checkpoint_every: int = num(100, ge=1)  # iterations between checkpoints
     log_every: int = num(50, ge=1)  # iterations between log lines and finiteness checks
+    divergence: DivergenceConfig = section(DivergenceConfig)  # what a non-finite loss/particle/parameter does
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,12 @@ def _read_prepared(folder: Path, split: str, name: str) -> torch.Tensor:
     if not path.exists() or not manifest_path.exists():
         raise DataError(f"{path} is missing: the {name} data set has not been prepared. Run `ebipla prepare --set "
                         f"data.name={name}` (it downloads into data.downloads; see ebipla/data/images.py).")
-    expected = json.loads(manifest_path.read_text())["files"][path.name]["md5"]
+    try:
+        expected = json.loads(manifest_path.read_text())["files"][path.name]["md5"]
+    except (ValueError, KeyError, TypeError):
+        raise DataError(f"{manifest_path} is damaged (not the JSON manifest that `ebipla prepare` writes, or it has "
+                        f"no md5 for {path.name}). Delete {folder} and prepare it again (`ebipla prepare --set "
+                        f"data.name={name}`), or restore it with `dvc checkout`.") from None
     if md5_of(path) != expected:
         raise DataError(f"{path} does not match the md5 in {manifest_path}: the file is damaged or was replaced. "
                         f"Delete {folder} and prepare it again (`ebipla prepare --set data.name={name}`), or restore "

@@ -3,17 +3,104 @@
 Both energies map latents of shape (..., d_x) to energies of shape (...). Besides ``forward`` (differentiable in
 x and alpha, used for the losses) each provides ``grad_x``, the latent gradient nabla_x U_alpha(x) computed
 without autograd: no graph is recorded through the parameters, which the Langevin chains never differentiate.
+``grad_x_fn()`` returns the same gradient as a function of x for the current parameters, with the per-parameter
+set-up done once: a J-step chain (:func:`..algorithms.langevin.prior_chain`) calls it once and steps J times.
+
+Speed (``ebipla bench --chain-variants``, issue 6): on CPU the energy MLP's matrix products, in ``grad_x`` and in
+``forward`` with its autograd backward, go to oneDNN (``torch.ops.mkldnn._linear_pointwise``) when they are large
+enough to amortise its call overhead. On the project's 2-core AMD EPYC machines MKL's sgemm (what ``F.linear`` calls
+for float32) runs a 1000 x 128 x 128 product at about half of oneDNN's speed. Both sum in float32: results differ
+from ``F.linear``'s by rounding at most (about 1e-7). ``USE_ONEDNN = False`` turns it off.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
+from torch.utils.flop_counter import register_flop_formula
 
 from ..config.schema import EnergyConfig
 
 _aten = torch.ops.aten
+
+# Products x @ W^T go to oneDNN when rows * in * out >= ONEDNN_MIN_WORK and in, out >= ONEDNN_MIN_WIDTH; smaller
+# ones stay on ATen's addmm/mm, as do the 2-wide first and last products of the synthetic MLP: oneDNN's fixed cost
+# per call (about 15 us) outweighs its faster kernel there (measured break-even near 1000 x 32 x 32).
+ONEDNN_MIN_WORK = 2**21
+ONEDNN_MIN_WIDTH = 16
+USE_ONEDNN = torch.backends.mkldnn.is_available()  # set to False to keep every product on ATen (MKL on CPU)
+
+
+def _onednn_suits(rows: int, weight: torch.Tensor) -> bool:
+    return (USE_ONEDNN and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
+            and min(weight.shape) >= ONEDNN_MIN_WIDTH and rows * weight.shape[0] * weight.shape[1] >= ONEDNN_MIN_WORK)
+
+
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """x @ weight^T + bias by oneDNN; x (n, in) and weight (out, in) contiguous."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+def _onednn_linear_flop(x_shape, w_shape, *args, **kwargs) -> int:
+    """FlopCounterMode's count for oneDNN's product, as for addmm (``ebipla bench-images`` counts FLOPs)."""
+    return 2 * math.prod(x_shape[:-1]) * w_shape[0] * w_shape[1]
+
+
+if USE_ONEDNN:
+    register_flop_formula(torch.ops.mkldnn._linear_pointwise)(_onednn_linear_flop)
+
+
+class _OneDnnLinear(torch.autograd.Function):
+    """F.linear through oneDNN for 2-D CPU input, with F.linear's first-order backward (no double backward).
+
+    The weight's gradient is formed whenever the weight requires one, also for autograd.grad with respect to x
+    alone (the Langevin chains use ``grad_x`` instead, which records no graph).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _onednn_linear(x.contiguous(), weight.contiguous(), bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        need_x, need_w, need_b = ctx.needs_input_grad
+        grad_x = _onednn_linear(grad, weight.t().contiguous(), None) if need_x else None
+        grad_w = grad.t().mm(x) if need_w else None
+        grad_b = grad.sum(0) if need_b and ctx.has_bias else None
+        return grad_x, grad_w, grad_b
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear`` for x (n, in), differentiable, through oneDNN where that is faster (see the module docstring)."""
+    if _onednn_suits(x.shape[0], weight):
+        return _OneDnnLinear.apply(x, weight, bias)
+    return F.linear(x, weight, bias)
+
+
+def linear_fn(weight: torch.Tensor, bias: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """x -> x @ weight^T + bias (``F.linear``, no autograd) for a weight (out, in) held fixed while it is used.
+
+    The weight is made contiguous once (the backward pass's W^T included); large products run through oneDNN on
+    CPU (see the module docstring). x: (n, in) -> (n, out).
+    """
+    w = weight.contiguous()
+
+    def product(x: torch.Tensor) -> torch.Tensor:
+        if _onednn_suits(x.shape[0], w):
+            return _onednn_linear(x, w, bias)
+        return F.linear(x, w, bias)
+
+    return product
 
 
 def _activation(name: str, slope: float):
@@ -46,10 +133,10 @@ class EnergyMLP(nn.Module):
         self.d_x = d_x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x  # (..., d_x)
+        h = x.reshape(-1, self.d_x)  # (n, d_x)
         for layer in self.hidden:
-            h = self.act(layer(h))
-        u = self.out(h).squeeze(-1)  # (...)
+            h = self.act(linear(h, layer.weight, layer.bias))
+        u = linear(h, self.out.weight, self.out.bias).reshape(x.shape[:-1])  # (...)
         if self.prior_sigma is not None:
             u = u + x.square().sum(-1) / (2.0 * self.prior_sigma**2)
         return u
@@ -57,19 +144,42 @@ class EnergyMLP(nn.Module):
     @torch.no_grad()
     def grad_x(self, x: torch.Tensor) -> torch.Tensor:
         """nabla_x U_alpha(x) per point, by a hand-written backward pass. (..., d_x) -> (..., d_x)."""
-        flat = x.reshape(-1, self.d_x)  # (n, d_x)
-        pre = []
-        h = flat
-        for layer in self.hidden:
-            z = F.linear(h, layer.weight, layer.bias)  # (n, width)
-            pre.append(z)
-            h = self.act(z)
-        g = self.out.weight.expand(flat.shape[0], -1)  # dU/dh for the last hidden layer, (n, width)
-        for layer, z in zip(reversed(self.hidden), reversed(pre)):
-            g = self.act_backward(g, z) @ layer.weight  # (n, fan_in)
-        if self.prior_sigma is not None:
-            g = g + flat / self.prior_sigma**2
-        return g.reshape(x.shape)
+        return self.grad_x_fn()(x)
+
+    @torch.no_grad()
+    def grad_x_fn(self, dtype: torch.dtype | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """x -> nabla_x U_alpha(x) for the current alpha; use it only until alpha changes (it keeps W^T copies).
+
+        A hand-written backward pass: forward z_l = h_{l-1} W_l^T + b_l, h_l = act(z_l); backward from
+        dU/dh_L = w_out, g <- (g * act'(z_l)) W_l with ATen's fused activation-backward kernels. No autograd graph.
+        ``dtype`` (e.g. torch.bfloat16) computes the network in that precision; the gradient comes back in x's dtype.
+        """
+        def cast(t: torch.Tensor | None) -> torch.Tensor | None:
+            return t if t is None or dtype is None else t.to(dtype)
+
+        forward = [linear_fn(cast(layer.weight), cast(layer.bias)) for layer in self.hidden]  # h -> z
+        backward = [linear_fn(cast(layer.weight.t()), None) for layer in self.hidden]  # g -> g W
+        w_out, act, act_backward, d_x = cast(self.out.weight.detach()), self.act, self.act_backward, self.d_x
+        tilt = None if self.prior_sigma is None else 1.0 / self.prior_sigma**2
+
+        @torch.no_grad()
+        def grad(x: torch.Tensor) -> torch.Tensor:
+            flat = x.reshape(-1, d_x)  # (n, d_x)
+            pre = []
+            h = flat if dtype is None else flat.to(dtype)
+            for linear in forward:
+                z = linear(h)  # (n, width)
+                pre.append(z)
+                h = act(z)
+            g = w_out.expand(flat.shape[0], -1)  # dU/dh for the last hidden layer, (n, width)
+            for linear, z in zip(reversed(backward), reversed(pre)):
+                g = linear(act_backward(g, z))  # (n, fan_in)
+            g = g.to(x.dtype)
+            if tilt is not None:
+                g = g + flat * tilt
+            return g.reshape(x.shape)
+
+        return grad
 
     def expected_grad_alpha(self) -> None:
         """E_{p_alpha}[nabla_alpha U_alpha] has no closed form for an MLP: Algorithm 1 falls back to ULA."""
@@ -90,6 +200,10 @@ class GaussianEnergy(nn.Module):
     @torch.no_grad()
     def grad_x(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.alpha
+
+    def grad_x_fn(self, dtype: torch.dtype | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """x -> nabla_x U_alpha(x); ``dtype`` is ignored (two element-wise operations, always in x's dtype)."""
+        return self.grad_x
 
     def expected_grad_alpha(self) -> list[torch.Tensor]:
         """E_{x ~ N(alpha, I)}[nabla_alpha U_alpha(x)] = E[alpha - x] = 0: the exact prior term of eq. 11."""

@@ -5,6 +5,8 @@ Shapes: latents x are (B, N, d_x) (N particles per data point) or (B, d_x); obse
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -52,6 +54,11 @@ class LatentEBM(nn.Module):
     def grad_x_posterior(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """nabla_x phi_y = nabla_x U_alpha(x) + nabla_x V_beta(x, y) (eq. 29)."""
         return self.energy.grad_x(x) + self.grad_x_V(x, y)
+
+    def grad_x_posterior_fn(self, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """x -> nabla_x phi_y(x) for fixed parameters and y: the energy's part is set up once for a whole chain."""
+        grad_u = self.energy.grad_x_fn()
+        return lambda x: grad_u(x) + self.grad_x_V(x, y)
 
 
 def build_model(cfg: ModelConfig, obs_shape: tuple[int, ...]) -> LatentEBM:

@@ -65,29 +65,47 @@ def image_metrics(files: list[str | Path]) -> pd.DataFrame:
                      "mse_mean": mse, "mse_sem": mse_sem, "n_seeds": count,
                      "fid_samples": int(group["fid_samples"].iloc[0]),
                      "fid_feature_extractor": group["fid_feature_extractor"].iloc[0],
-                     "iteration": int(group["iteration"].max())})
+                     "iteration": int(group["iteration"].max()),
+                     "runs": run_pattern([str(Path(p).parent) for p in group["path"]])})
     return pd.DataFrame(rows)
 
 
-def write_image_metrics(files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
-    """``prefix``.csv (long form), .md and .tex: FID and MSE per data set, method and N."""
-    long = image_metrics(files)
-    wide = pd.DataFrame({
-        "data set": long["dataset"], "method": long["method"].map(METHOD_LABELS), "N": long["N"],
-        "FID": [_fmt(m, s, "{:.2f}", "{:.2f}") for m, s in zip(long["fid_mean"], long["fid_sem"])],
-        "MSE [-1, 1]": [_fmt(m, s, "{:.4f}", "{:.1e}") for m, s in zip(long["mse_mean"], long["mse_sem"])],
-        "seeds": long["n_seeds"]})
-    _write_table(long, wide, prefix, caption)
-    return long
+def run_pattern(run_dirs: list[str]) -> str:
+    """Run directories that differ only in their seed, as one shell brace pattern: ``.../seed{0,1,2}``."""
+    dirs = sorted(set(run_dirs), key=lambda d: (len(d), d))
+    if len(dirs) == 1:
+        return dirs[0]
+    heads = {d.rsplit("seed", 1)[0] for d in dirs}
+    if len(heads) != 1:
+        raise ValueError(f"runs differ in more than the seed: {dirs}")
+    return f"{heads.pop()}seed{{{','.join(d.rsplit('seed', 1)[1] for d in dirs)}}}"
 
 
-def _fmt(mean: float, sem: float, mean_fmt: str, sem_fmt: str) -> str:
-    if math.isnan(mean):
-        return "-"
-    return mean_fmt.format(mean) if math.isnan(sem) else f"{mean_fmt.format(mean)} ± {sem_fmt.format(sem)}"
+def expand_pattern(pattern: str) -> list[str]:
+    """The inverse of ``run_pattern``."""
+    if "{" not in pattern:
+        return [pattern]
+    head, rest = pattern.split("{", 1)
+    body, tail = rest.split("}", 1)
+    return [f"{head}{part}{tail}" for part in body.split(",")]
 
 
-def _write_table(long: pd.DataFrame, wide: pd.DataFrame, prefix: str | Path, caption: str) -> None:
+def fmt_value(mean: float | None, uncertainty: float | None, mean_fmt: str, unc_fmt: str) -> str:
+    """``mean ± uncertainty`` in the given formats; the mean alone without an uncertainty; ``–`` without a mean."""
+    if mean is None or _isnan(mean):
+        return "–"
+    if uncertainty is None or _isnan(uncertainty):
+        return mean_fmt.format(mean)
+    return f"{mean_fmt.format(mean)} ± {unc_fmt.format(uncertainty)}"
+
+
+def _isnan(value: float) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def write_table(long: pd.DataFrame, wide: pd.DataFrame, prefix: str | Path, caption: str) -> None:
+    """``prefix``.csv: the long form (unformatted numbers, one row per value); .md and .tex: the wide form with
+    the caption."""
     prefix = Path(prefix)
     atomic_write_text(prefix.with_suffix(".csv"), long.to_csv(index=False))
     markdown = wide.to_markdown(index=False, disable_numparse=True)
@@ -105,5 +123,5 @@ def write_synthetic_mmd(files: list[str | Path], prefix: str | Path, caption: st
                             if c.name == "dataset" else c, ignore_index=True)
     wide.columns.name = None
     wide = wide.rename(columns={"dataset": "data set", **METHOD_LABELS})
-    _write_table(long.drop(columns="cell"), wide, prefix, caption)
+    write_table(long.drop(columns="cell"), wide, prefix, caption)
     return long

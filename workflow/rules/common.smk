@@ -171,14 +171,83 @@ def paper_outputs(stem, suffixes):
     return [f"{PAPER}/{stem}.{s}" for s in suffixes]
 
 
+# ---------------------------------------------------------------------------------------------- paper artifacts
+PAP = config["paper"]
+TABLES = ["csv", "md", "tex"]
+FIGURES = ["pdf", "png"]
+
+
+def experiment(name):
+    """The image experiment filling table ``name`` (table1, table2a, table2b), or None."""
+    return next((e for e in IMG["experiments"] if e["name"] == name), None)
+
+
+def experiment_runs(name, dataset=None, method=None, first_seed=False):
+    """Run directories of an experiment, optionally of one data set / method, optionally its first seed only."""
+    exp = experiment(name)
+    if exp is None:
+        return []
+    return [
+        run_dir("images", d, m, n, "paper", s)
+        for d in exp["datasets"]
+        if dataset in (None, d)
+        for m, particles in exp["methods"].items()
+        if method in (None, m)
+        for n in particles
+        for s in (exp["seeds"][:1] if first_seed else exp["seeds"])
+    ]
+
+
+def metrics_of(runs):
+    return [f"{run}/metrics.json" for run in runs]
+
+
+def figure2_runs():
+    """Figure 2: one run per data set of Tables 1 and 2(a): the figure's method, first N, first seed."""
+    runs = {}
+    for name in ("table1", "table2a"):
+        exp = experiment(name) or {"datasets": []}
+        for d in exp["datasets"]:
+            found = experiment_runs(name, d, PAP["figure2_method"], first_seed=True)
+            if found and d not in runs:
+                runs[d] = found[0]
+    return list(runs.values())
+
+
+def figure4_run():
+    """Figure 4: the first run (EBIPLA first, first N, first seed) of figure4_dataset in any experiment."""
+    for name in ("table1", "table2a", "table2b"):
+        for method in ("ebipla", "lebm"):
+            found = experiment_runs(
+                name, PAP["figure4_dataset"], method, first_seed=True
+            )
+            if found:
+                return found[0]
+    return None
+
+
+def literature_tables():
+    """Tables 5-7, for those whose data set has runs in Table 1."""
+    return [t for t, d in PAP["literature"].items() if experiment_runs("table1", d)]
+
+
 def final_targets():
-    targets = paper_outputs("synthetic_mmd", ["csv", "md", "tex"])
-    targets += paper_outputs("figure1", ["pdf", "png"])
+    targets = paper_outputs("synthetic_mmd", TABLES)
+    targets += paper_outputs("figure1", FIGURES)
+    targets += paper_outputs("figure5", FIGURES)
+    targets += paper_outputs("figure_theory", ["csv", *FIGURES])
     if ABL["datasets"]:
-        targets += paper_outputs("figure_j_ablation", ["pdf", "png"])
-    if config["timing"]["particles"]:
-        targets += paper_outputs("figure1_runtime", ["pdf", "png"])
-    if IMG["experiments"]:
-        targets += paper_outputs("images_metrics", ["csv", "md", "tex"])
-        targets += [f"{run}/interpolations.png" for run in image_runs()]
+        targets += paper_outputs("figure_j_ablation", FIGURES)
+    for name in ("table1", "table2a", "table2b"):
+        if experiment(name):
+            targets += paper_outputs(name, TABLES)
+    for name in literature_tables():
+        targets += paper_outputs(name, TABLES)
+    if figure2_runs():
+        targets += paper_outputs("figure2", FIGURES)
+    if figure4_run():
+        targets += paper_outputs("figure4", FIGURES)
+    targets += paper_outputs("table4", TABLES)
+    targets.append(f"{PAPER}/report.md")
+    targets += [f"{run}/interpolations.png" for run in image_runs()]
     return targets

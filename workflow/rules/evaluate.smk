@@ -1,5 +1,5 @@
 # Evaluation of finished runs: synthetic (MMD^2, samples and the energy landscape in one pass) and images (FID,
-# reconstruction MSE, sample grid, interpolations); and the per-step timing of Figure 1 (right).
+# reconstruction MSE, sample grid, interpolations); the per-step timing of Figure 1 (right) and of Table 4.
 
 
 rule evaluate_synthetic:
@@ -77,3 +77,29 @@ rule timing:
     shell:
         "OMP_NUM_THREADS={threads} ebipla bench --particles {params.particles} --prior-steps {params.prior_steps}"
         " --batch-size {params.batch_size} --repeats {params.repeats} --out {output} > {log} 2>&1"
+
+
+rule timing_images:
+    output:
+        "results/timing/images.csv",
+    log:
+        "results/logs/timing/images.log",
+    benchmark:
+        "results/benchmarks/timing/images.tsv"
+    conda:
+        ENV
+    threads: SITE["cpus_train"]
+    resources:
+        **gpu_resources(SITE["runtime_eval"]),
+    params:
+        datasets=" ".join(PAP["table4"]["datasets"]),
+        lebm_steps=" ".join(str(n) for n in PAP["table4"]["lebm_steps"]),
+        batch_size=PAP["table4"]["batch_size"],
+        particles=PAP["table4"]["particles"],
+        prior_steps=PAP["table4"]["prior_steps"],
+        runs=PAP["table4"]["runs"],
+        steps_per_run=PAP["table4"]["steps_per_run"],
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla bench-images --datasets {params.datasets} --particles {params.particles}"
+        " --lebm-steps {params.lebm_steps} --batch-size {params.batch_size} --prior-steps {params.prior_steps}"
+        " --runs {params.runs} --steps-per-run {params.steps_per_run} --out {output} > {log} 2>&1"

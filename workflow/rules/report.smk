@@ -1,11 +1,19 @@
-# Tables and figures, built from the runs' saved files only. Local rules: they are light and need no GPU.
+# The paper's tables and figures and report.md (results/paper), built from the runs' saved files only. Local rules
+# (light, no GPU) except the Theorem 1 study, which simulates. Captions come from config["captions"]; the
+# `snakemake --report` captions are workflow/report/<name>.rst.
 
 
 rule synthetic_mmd_table:
     input:
-        lambda wc: [f"{d}/metrics.json" for d in grid_runs(SYN["seeds"])],
+        lambda wc: metrics_of(grid_runs(SYN["seeds"])),
     output:
-        paper_outputs("synthetic_mmd", ["csv", "md", "tex"]),
+        report(
+            f"{PAPER}/synthetic_mmd.csv",
+            caption="../report/synthetic_mmd.rst",
+            category="Tables",
+        ),
+        f"{PAPER}/synthetic_mmd.md",
+        f"{PAPER}/synthetic_mmd.tex",
     log:
         "results/logs/report/synthetic_mmd.log",
     benchmark:
@@ -20,23 +28,87 @@ rule synthetic_mmd_table:
         "ebipla report synthetic-mmd {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
 
 
-rule images_metrics_table:
+rule image_table:
     input:
-        lambda wc: [f"{d}/metrics.json" for d in image_runs()],
+        lambda wc: metrics_of(experiment_runs(wc.table)),
     output:
-        paper_outputs("images_metrics", ["csv", "md", "tex"]),
+        report(
+            f"{PAPER}/{{table}}.csv",
+            caption="../report/image_table.rst",
+            category="Tables",
+        ),
+        f"{PAPER}/{{table}}.md",
+        f"{PAPER}/{{table}}.tex",
     log:
-        "results/logs/report/images_metrics.log",
+        "results/logs/report/{table}.log",
     benchmark:
-        "results/benchmarks/report/images_metrics.tsv"
+        "results/benchmarks/report/{table}.tsv"
+    wildcard_constraints:
+        table="table1|table2a|table2b",
     conda:
         ENV
     threads: 1
     params:
         prefix=lambda wc, output: os.path.splitext(output[0])[0],
-        caption=config["captions"]["images_metrics"],
+        datasets=lambda wc: (
+            ""
+            if wc.table == "table2b"
+            else "--datasets " + " ".join(experiment(wc.table)["datasets"])
+        ),
+        caption=lambda wc: config["captions"][wc.table],
     shell:
-        "ebipla report image-metrics {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+        "ebipla report {wildcards.table} {input} {params.datasets} --out {params.prefix}"
+        " --caption {params.caption:q} > {log} 2>&1"
+
+
+rule literature_table:
+    input:
+        lambda wc: metrics_of(experiment_runs("table1", PAP["literature"][wc.table])),
+    output:
+        report(
+            f"{PAPER}/{{table}}.csv",
+            caption="../report/literature_table.rst",
+            category="Tables",
+        ),
+        f"{PAPER}/{{table}}.md",
+        f"{PAPER}/{{table}}.tex",
+    log:
+        "results/logs/report/{table}.log",
+    benchmark:
+        "results/benchmarks/report/{table}.tsv"
+    wildcard_constraints:
+        table="table5|table6|table7",
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        dataset=lambda wc: PAP["literature"][wc.table],
+        caption=lambda wc: config["captions"][wc.table],
+    shell:
+        "ebipla report literature {input} --table {wildcards.table} --dataset {params.dataset}"
+        " --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+
+
+rule table4:
+    input:
+        "results/timing/images.csv",
+    output:
+        report(f"{PAPER}/table4.csv", caption="../report/table4.rst", category="Tables"),
+        f"{PAPER}/table4.md",
+        f"{PAPER}/table4.tex",
+    log:
+        "results/logs/report/table4.log",
+    benchmark:
+        "results/benchmarks/report/table4.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        caption=config["captions"]["table4"],
+    shell:
+        "ebipla report table4 {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
 
 
 rule figure1:
@@ -46,8 +118,12 @@ rule figure1:
             f"{d}/landscape.npz" for d in grid_runs([SYN["figure_seed"]])
         ],
         data=expand("results/data/synthetic/{dataset}.npz", dataset=SYN["datasets"]),
+        timing="results/timing/synthetic.csv",
     output:
-        paper_outputs("figure1", ["pdf", "png"]),
+        f"{PAPER}/figure1.pdf",
+        report(
+            f"{PAPER}/figure1.png", caption="../report/figure1.rst", category="Figures"
+        ),
     log:
         "results/logs/report/figure1.log",
     benchmark:
@@ -60,8 +136,8 @@ rule figure1:
         runs=lambda wc: " ".join(grid_runs([SYN["figure_seed"]])),
         caption=config["captions"]["figure1"],
     shell:
-        "ebipla report samples-landscapes --runs {params.runs} --data {input.data} --out {params.prefix}"
-        " --caption {params.caption:q} > {log} 2>&1"
+        "ebipla report samples-landscapes --runs {params.runs} --data {input.data} --timing {input.timing}"
+        " --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
 
 
 rule figure_j_ablation:
@@ -69,7 +145,12 @@ rule figure_j_ablation:
         samples=lambda wc: [f"{d}/samples.npz" for d in ablation_runs()],
         landscapes=lambda wc: [f"{d}/landscape.npz" for d in ablation_runs()],
     output:
-        paper_outputs("figure_j_ablation", ["pdf", "png"]),
+        f"{PAPER}/figure_j_ablation.pdf",
+        report(
+            f"{PAPER}/figure_j_ablation.png",
+            caption="../report/figure_j_ablation.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/report/figure_j_ablation.log",
     benchmark:
@@ -86,28 +167,141 @@ rule figure_j_ablation:
         " > {log} 2>&1"
 
 
-rule figure1_runtime:
+rule figure2:
     input:
-        "results/timing/synthetic.csv",
+        lambda wc: [f"{d}/samples.npz" for d in figure2_runs()],
     output:
-        paper_outputs("figure1_runtime", ["pdf", "png"]),
+        f"{PAPER}/figure2.pdf",
+        report(
+            f"{PAPER}/figure2.png", caption="../report/figure2.rst", category="Figures"
+        ),
     log:
-        "results/logs/report/figure1_runtime.log",
+        "results/logs/report/figure2.log",
     benchmark:
-        "results/benchmarks/report/figure1_runtime.tsv"
+        "results/benchmarks/report/figure2.tsv"
     conda:
         ENV
     threads: 1
     params:
         prefix=lambda wc, output: os.path.splitext(output[0])[0],
-        caption=config["captions"]["figure1_runtime"],
+        runs=lambda wc: " ".join(figure2_runs()),
+        caption=config["captions"]["figure2"],
     shell:
-        "ebipla report runtime {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+        "ebipla report figure2 --runs {params.runs} --out {params.prefix} --caption {params.caption:q}"
+        " > {log} 2>&1"
+
+
+rule figure4:
+    input:
+        lambda wc: f"{figure4_run()}/interpolations.npz",
+    output:
+        f"{PAPER}/figure4.pdf",
+        report(
+            f"{PAPER}/figure4.png", caption="../report/figure4.rst", category="Figures"
+        ),
+    log:
+        "results/logs/report/figure4.log",
+    benchmark:
+        "results/benchmarks/report/figure4.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        run=lambda wc: figure4_run(),
+        caption=config["captions"]["figure4"],
+    shell:
+        "ebipla report figure4 --run {params.run} --out {params.prefix} --caption {params.caption:q}"
+        " > {log} 2>&1"
+
+
+rule figure5:
+    input:
+        expand("results/data/synthetic/{dataset}.npz", dataset=SYN["datasets"]),
+    output:
+        f"{PAPER}/figure5.pdf",
+        report(
+            f"{PAPER}/figure5.png", caption="../report/figure5.rst", category="Figures"
+        ),
+    log:
+        "results/logs/report/figure5.log",
+    benchmark:
+        "results/benchmarks/report/figure5.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        caption=config["captions"]["figure5"],
+    shell:
+        "ebipla report figure5 --data {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+
+
+rule figure_theory:
+    output:
+        f"{PAPER}/figure_theory.csv",
+        f"{PAPER}/figure_theory.pdf",
+        report(
+            f"{PAPER}/figure_theory.png",
+            caption="../report/figure_theory.rst",
+            category="Figures",
+        ),
+    log:
+        "results/logs/report/figure_theory.log",
+    benchmark:
+        "results/benchmarks/report/figure_theory.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        slurm_partition=SITE["partition"],
+        slurm_account=SITE["account"],
+        mem_mb=SITE["mem_mb_eval"],
+        runtime=SITE["runtime_eval"],
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        scale=PAP["theory"],
+        caption=config["captions"]["figure_theory"],
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla report theory --scale {params.scale} --out {params.prefix}"
+        " --caption {params.caption:q} > {log} 2>&1"
+
+
+rule paper_report:
+    input:
+        tables=lambda wc: [
+            f"{PAPER}/{t}.csv"
+            for t in ("table1", "table2a", "table2b")
+            if experiment(t)
+        ]
+        + [f"{PAPER}/table4.csv"],
+        summaries=lambda wc: [f"{run}/train_summary.json" for run in image_runs()],
+    output:
+        report(f"{PAPER}/report.md", caption="../report/report.rst", category="Report"),
+    log:
+        "results/logs/report/paper_report.log",
+    benchmark:
+        "results/benchmarks/report/paper_report.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        tables=lambda wc, input: " ".join(
+            f"--{os.path.basename(t)[:-4]} {t}" for t in input.tables
+        ),
+        caption=config["captions"]["report"],
+    shell:
+        "ebipla report paper-report {params.tables} --out {output} --caption {params.caption:q} > {log} 2>&1"
 
 
 localrules:
     synthetic_mmd_table,
-    images_metrics_table,
+    image_table,
+    literature_table,
+    table4,
     figure1,
     figure_j_ablation,
-    figure1_runtime,
+    figure2,
+    figure4,
+    figure5,
+    paper_report,

@@ -1,7 +1,9 @@
 # Training: one run directory per (domain, data set, method, N, variant, seed). The declared output is the marker
 # that training finished; the resumable checkpoint.pt beside it is not declared, so Snakemake never deletes it and
 # a retried job (profile `retries`) resumes where the failed one stopped. When a run's config changes, the rerun
-# starts afresh and keeps the old checkpoint as checkpoint.previous.pt.
+# starts afresh and keeps the old checkpoint as checkpoint.previous.pt. `exec`: the training process replaces the
+# job's shell, so SLURM's SIGTERM before the time limit reaches it (it checkpoints and exits with status 75, and
+# the profile's retries resume it) rather than killing the shell under it.
 
 
 rule train:
@@ -27,5 +29,5 @@ rule train:
         overrides=run_overrides,
         configs=lambda wc: " ".join(f"--config {f}" for f in run_config_files(wc)),
     shell:
-        "OMP_NUM_THREADS={threads} ebipla train {params.configs} {params.overrides} --out {params.run_dir}"
+        "OMP_NUM_THREADS={threads} exec ebipla train {params.configs} {params.overrides} --out {params.run_dir}"
         " --restart-on-config-change > {log} 2>&1"
