@@ -135,3 +135,8 @@ def test_every_shipped_config_loads():
         cfg = load_config([path])
         if path.parent.name == "paper":
             assert load_config([path, quick]).train.n_epochs < cfg.train.n_epochs
+
+
+def test_seed_beyond_torch_range_is_a_config_error():
+    with pytest.raises(ConfigError, match="'seed' must be <= 9223372036854775807"):
+        load_config([], ["seed=9223372036854775808"])

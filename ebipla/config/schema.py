@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+
+
 def num(default: Any, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
         le: float | None = None) -> Any:
     """A dataclass field with a default and a checked range."""
@@ -87,8 +90,8 @@ class DataConfig:
     name: Literal["swissroll", "moons", "circle", "toy", "digits", "svhn", "cifar10", "celeba64", "celebahq",
                   "fake"] = "swissroll"
     n_points: int | None = num(10_000, ge=2)  # M; images: null = the whole training split, else its first M
-    seed: int = num(0, ge=0)  # training data (synthetic, fake)
-    eval_seed: int = num(1, ge=0)  # held-out data for evaluation (must differ from seed)
+    seed: int = num(0, ge=0, le=MAX_SEED)  # training data (synthetic, fake)
+    eval_seed: int = num(1, ge=0, le=MAX_SEED)  # held-out data for evaluation (must differ from seed)
     root: str = "results/datasets"  # prepared image data sets: <root>/<name>/{train,val}.pt (ebipla data)
     downloads: str = "results/downloads"  # raw downloads and manually placed files: <downloads>/<name>/
     swissroll: SwissRollConfig = section(SwissRollConfig)
@@ -247,7 +250,7 @@ class MseConfig:
     iterations: int = num(50, ge=1)
     lr: float = num(1.0, gt=0)
     batch_size: int = num(500, ge=1)
-    seed: int = num(0, ge=0)  # restart k of image i starts from its own generator, seeded by (seed, i, k)
+    seed: int = num(0, ge=0, le=MAX_SEED)  # restart k of image i starts from its own generator, seeded by (seed, i, k)
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,7 @@ class FiguresConfig:
     grid: int = num(64, ge=1)  # samples in the grid (the first ones of the FID sample stream)
     pairs: int = num(8, ge=1)  # interpolations, validation (MAP latents) and training (a particle each)
     points: int = num(8, ge=2)  # points per interpolation, t = 0..1
-    seed: int = num(0, ge=0)  # picks the image pairs and the training particles
+    seed: int = num(0, ge=0, le=MAX_SEED)  # picks the image pairs and the training particles
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,7 @@ class EvalConfig:
     n_samples: int = num(5000, ge=2)  # model samples for MMD
     n_eval_points: int = num(5000, ge=2)  # held-out points (data.eval_seed) for MMD
     sample_batch_size: int = num(1000, ge=1)
-    sample_seed: int = num(0, ge=0)  # sample k is drawn from its own generator, seeded by (sample_seed, k)
+    sample_seed: int = num(0, ge=0, le=MAX_SEED)  # sample k is drawn from its own generator, seeded by (sample_seed, k)
     n_prior_steps: int | None = num(None, ge=1)  # J for sampling; null = the algorithm's J
     gamma: float | None = num(None, gt=0)  # gamma for sampling; null = the algorithm's gamma
     decoder_noise: bool = True  # samples are g(x) + sigma eps (the model's p(y)); false: g(x)
@@ -279,7 +282,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    seed: int = num(0, ge=0)  # seeds initialisation, particles, noise and batch order
+    seed: int = num(0, ge=0, le=MAX_SEED)  # seeds initialisation, particles, noise and batch order
     device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:1, ...
     data: DataConfig = section(DataConfig)
     model: ModelConfig = section(ModelConfig)
