@@ -9,9 +9,9 @@ after its warm-up phase, N posterior steps for LEBM):
   one data set's settings are interleaved (run 1 of every setting, then run 2, ...) so that drift in the
   machine's speed hits them alike; ``warmup_steps`` untimed steps per setting come first. CUDA: the device is
   synchronised before and after each run; CPU: ``time.perf_counter``.
-* ``gflops_per_step``: the FLOPs of one training step as ``torch.utils.flop_counter.FlopCounterMode`` counts them
-  (matrix products and convolutions, forward and backward; elementwise work, random numbers and Adam are not
-  counted), counted once per setting; ``achieved_gflops_per_s`` = gflops_per_step / mean_s.
+* ``gflops_per_step``: the FLOPs of one training step by ``torch.utils.flop_counter``'s formulas (what
+  FlopCounterMode counts: matrix products and convolutions, forward and backward; elementwise work, random numbers
+  and Adam are not counted), counted once per setting; ``achieved_gflops_per_s`` = gflops_per_step / mean_s.
 * the floor, ``bare_fwd_bwd_s``: the median over the runs of one call of
   :func:`ebipla.algorithms.base.backward_losses` on the latents the method's losses use, i.e. the forward and
   backward pass that yields the parameter gradients: generator and V on B x N latents (EBIPLA; B for LEBM's one
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from .algorithms import ALGORITHMS
 from .algorithms.base import Batch, TrainState, backward_losses
@@ -137,11 +138,30 @@ def _setting(dataset: str, method: str, n: int, batch_size: int, n_prior_steps: 
     return _Setting(dataset, method, n, state, gen, batches, bare_inputs)
 
 
+class _FlopCount(TorchDispatchMode):
+    """Sums ``torch.utils.flop_counter``'s per-operator formulas (its ``flop_registry``, the ones FlopCounterMode
+    applies) over every operator run inside it. FlopCounterMode itself cannot be used here: its module tracker's
+    backward hooks break ``torch.autograd.grad`` with leaf inputs, which EBIPLA's fused pre-update pass (drift and
+    losses from one backward) calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
+        return out
+
+
 def _gflops(fn: Callable[[], object]) -> float:
-    """GFLOPs of one call of ``fn`` as FlopCounterMode counts them."""
-    with FlopCounterMode(display=False) as counter:
+    """GFLOPs of one call of ``fn``, counted with torch.utils.flop_counter's formulas."""
+    with _FlopCount() as counter:
         fn()
-    return counter.get_total_flops() / 1e9
+    return counter.flops / 1e9
 
 
 def _peak_tflops(device: torch.device, dtype: torch.dtype) -> tuple[str | None, float | None]:

@@ -210,7 +210,34 @@ def fit_cost_model(rows: list[dict]) -> dict:
     if all("prior_chain_s" in r for r in rows):
         fit["chain_predicted_over_measured"] = statistics.median(
             b * r["B"] * r["J"] / r["prior_chain_s"] if r["prior_chain_s"] > 0 else math.nan for r in rows)
+    if all("noise_s" in r for r in rows):
+        fit["m_spread_without_noise"] = max(_m_spreads(rows).values())
     return fit
+
+
+def _by_n(rows: list[dict]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["N"], []).append(r)
+    return out
+
+
+def _m_spreads(rows: list[dict]) -> dict[int, float]:
+    """Per N: (max - min) / median over M of ``iter_s - noise_s``, the per-iteration time without the noise
+    (0 when, as O(B (N + J)) says, it does not depend on M)."""
+    spreads = {}
+    for n, group in _by_n(rows).items():
+        rest = [r["iter_s"] - r["noise_s"] for r in group]
+        spreads[n] = (max(rest) - min(rest)) / statistics.median(rest)
+    return spreads
+
+
+def crossover_m_measured(rows: list[dict]) -> dict[int, float]:
+    """Per N: the M at which the all-particle noise would cost as much as the rest of the iteration, from the
+    measurements (median over M of ``iter_s - noise_s``, over the median ``noise_s / (M N)``)."""
+    c = statistics.median(r["noise_s"] / (r["M"] * r["N"]) for r in rows)
+    return {n: statistics.median(r["iter_s"] - r["noise_s"] for r in group) / (c * n)
+            for n, group in sorted(_by_n(rows).items())}
 
 
 def _rel(measured: float, model: float) -> float:
@@ -399,10 +426,15 @@ def format_fit(rows: list[dict]) -> str:
     if "chain_predicted_over_measured" in fit:
         lines.append(f"  b B J / measured prior chain (median): {fit['chain_predicted_over_measured']:.2f} "
                      "(1 when a chain step costs per latent what the losses cost per particle)")
-    ns = sorted({r["N"] for r in rows})
-    key = "c_direct_s" if fit.get("c_direct_s", 0) > 0 else "c_s"
-    cross = ", ".join(f"N = {n}: M = {crossover_m(fit, n, j, b, key):.3g}" for n in ns)
-    lines.append(f"  M at which the noise equals the network work (c from {key}, B = {b}, J = {j}): {cross}")
+    if "m_spread_without_noise" in fit:
+        spreads = ", ".join(f"N = {n}: {v:.1%}" for n, v in sorted(_m_spreads(rows).items()))
+        lines.append(f"  iteration time without the noise, spread over M at fixed N ((max - min) / median): {spreads}")
+    if all("noise_s" in r for r in rows):
+        cross = ", ".join(f"N = {n}: M = {m:.3g}" for n, m in crossover_m_measured(rows).items())
+    else:
+        cross = ", ".join(f"N = {n}: M = {crossover_m(fit, n, j, b):.3g}" for n in sorted({r["N"] for r in rows}))
+    lines.append(f"  M at which the all-particle noise would cost as much as the rest of an iteration "
+                 f"(B = {b}, J = {j}): {cross}")
     return "\n".join(lines)
 
 

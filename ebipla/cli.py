@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--chain-variants", action="store_true",
                    help="time the J-step prior chain alone: a plain autograd loop against ours (and bf16); "
                         "--out defaults to results/bench/chain.csv")
+    p.add_argument("--scaling", action="store_true",
+                   help="time per epoch against M and N (the O(B(N + J)) cost model) and the particle bank's memory "
+                        "against M x N per storage option; --out defaults to results/bench/scaling.csv")
 
     p = sub.add_parser("bench-images", help="Table 4: seconds and GFLOPs per step at the image settings")
     p.add_argument("--out", default="results/bench/images.csv", metavar="FILE", help="CSV output")
@@ -235,6 +238,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from .bench import run_bench
 
+        if args.scaling:
+            from .bench_scaling import write_scaling
+
+            out = "results/bench/scaling.csv" if args.out == "results/bench/synthetic.csv" else args.out
+            write_scaling(out, repeats=args.repeats, device_name=args.device)
+            return 0
         if args.chain_variants:
             from .bench import run_chain_bench
 

@@ -107,3 +107,15 @@ def test_bad_arguments_raise(kwargs):
             "steps_per_run": 1, "device_name": "cpu", "overrides": TINY, **kwargs}
     with pytest.raises(ConfigError):
         bench_images(**args)
+
+
+def test_flops_count_the_fused_pre_update_pass_and_match_flop_counter_mode():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    post = _setting("svhn", "ebipla", 3, 4, 2, torch.device("cpu"), [*TINY, "algorithm.loss_particles=post_update"])
+    pre = _setting("svhn", "ebipla", 3, 4, 2, torch.device("cpu"), [*TINY, "algorithm.loss_particles=pre_update"])
+    with FlopCounterMode(display=False) as counter:
+        post.step()
+    assert _gflops(post.step) == pytest.approx(counter.get_total_flops() / 1e9)  # the same formulas
+    # Drift and losses from one backward (Algorithm 2): less generator work than the post-update losses' second pass.
+    assert 0 < _gflops(pre.step) < _gflops(post.step)

@@ -40,13 +40,15 @@ def test_scaling_rows_have_the_grid_and_positive_finite_times(scaling_rows):
 def test_cost_model_fit_is_finite_and_reproduces_model_s(scaling_rows):
     fit = bench_scaling.fit_cost_model(scaling_rows)
     for key in ("a_s", "b_s", "c_s", "max_rel_residual", "median_rel_residual", "no_noise_a_s", "no_noise_b_s",
-                "no_noise_max_rel_residual", "c_direct_s", "chain_predicted_over_measured"):
+                "no_noise_max_rel_residual", "c_direct_s", "chain_predicted_over_measured", "m_spread_without_noise"):
         assert math.isfinite(fit[key]), key
     for r in scaling_rows:
         assert r["fit_b_s"] == pytest.approx(fit["b_s"])
         model = fit["a_s"] + fit["b_s"] * r["B"] * (r["N"] + r["J"]) + fit["c_s"] * r["M"] * r["N"]
         assert r["model_s"] == pytest.approx(model)
     assert fit["max_rel_residual"] == pytest.approx(max(r["rel_residual"] for r in scaling_rows))
+    crossover = bench_scaling.crossover_m_measured(scaling_rows)
+    assert sorted(crossover) == NS and all(math.isfinite(m) for m in crossover.values())
     assert "Cost model" in bench_scaling.format_fit(scaling_rows)
     assert "s/epoch" in bench_scaling.format_scaling_table(scaling_rows)
 

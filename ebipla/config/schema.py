@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 
