@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-per-run", type=int, default=10, help="training steps averaged in one run")
     p.add_argument("--device", default="auto")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override a key of the run configs, e.g. --set train.data_storage=pinned")
+                   help="override a key of the run configs, e.g. --set train.particle_storage=pinned_cpu")
 
     p = sub.add_parser("presets", help="write the paper's synthetic grid as config files")
     p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
