@@ -124,7 +124,7 @@ def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, devic
         "prior_chain_s": med["prior_chain"], "chain_share_ebipla": med["prior_chain"] / med["ebipla"],
         "bare_fwd_bwd_s": med["bare"], "chain_over_J_bare": med["prior_chain"] / (n_prior_steps * med["bare"]),
         **shares,
-        "device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "load_avg": _load_average(),
     }
 
@@ -135,10 +135,6 @@ def _load_average() -> float:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return math.nan
-
-
-def _device_name(device: torch.device) -> str:
-    return describe_device(device)
 
 
 def format_table(rows: list[dict]) -> str:
@@ -253,7 +249,7 @@ def chain_bench(n_prior_steps: int = 500, batch_size: int = 1000, repeats: int =
                 row[f"autograd_loop_over_{v}"] = med["autograd_loop"] / med[v]
                 row[f"autograd_loop_over_{v}_paired"] = statistics.median(
                     a / b for a, b in zip(times["autograd_loop"], times[v]))
-        row.update(device=_device_name(dev), torch=torch.__version__, threads=torch.get_num_threads(),
+        row.update(device=describe_device(dev), torch=torch.__version__, threads=torch.get_num_threads(),
                    repeats=repeats, load_avg=_load_average())
         rows.append(row)
     return rows
@@ -300,10 +296,10 @@ def run_bench(out: str | Path, particles: list[int], n_prior_steps: int, batch_s
     device = resolve_device(device_name)
     rows = []
     for n in particles:
-        log.info("timing N = %d on %s", n, _device_name(device))
+        log.info("timing N = %d on %s", n, describe_device(device))
         rows += bench_setting(n, n_prior_steps, batch_size, repeats, device)
     _write_csv(out, rows)
-    print(f"Swiss roll, B = {batch_size}, J = {n_prior_steps}, {_device_name(device)}, "
+    print(f"Swiss roll, B = {batch_size}, J = {n_prior_steps}, {describe_device(device)}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {repeats} rounds")
     print(format_table(rows))
     print(f"wrote {out}")

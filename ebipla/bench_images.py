@@ -30,8 +30,6 @@ cost scales with M); on CUDA M is the data set's real training size.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import statistics
@@ -46,15 +44,14 @@ from torch.utils.flop_counter import flop_registry
 
 from .algorithms import ALGORITHMS
 from .algorithms.base import Batch, TrainState, backward_losses
-from .bench import _device_name, _timer
-from .checkpoint import atomic_write_text
+from .bench import _timer, _write_csv
 from .config import load_config
 from .data import TrainingSet
 from .data.images import CELEBA64_SUBSET
 from .errors import ConfigError
 from .gpu_check import CONFIGS
 from .report import paper_values as pv
-from .run import new_model, resolve_device
+from .run import describe_device, new_model, resolve_device
 
 log = logging.getLogger("ebipla.bench_images")
 
@@ -200,7 +197,7 @@ def bench_images(datasets: list[str], methods: list[tuple[str, int]], batch_size
     timed = _timer(device)
     rows = []
     for dataset in datasets:
-        log.info("%s: building %d settings on %s", dataset, len(methods), _device_name(device))
+        log.info("%s: building %d settings on %s", dataset, len(methods), describe_device(device))
         settings = [_setting(dataset, m, n, batch_size, n_prior_steps, device, list(overrides)) for m, n in methods]
         for s in settings:  # warm-up (allocations, autotuning), then one counted step and one counted floor
             for _ in range(warmup_steps):
@@ -234,7 +231,7 @@ def _row(s: _Setting, runs: int, steps_per_run: int, batch_size: int, n_prior_st
         "fraction_of_peak": achieved / (1e3 * peak) if peak else None,
         "paper_s": paper_s, "paper_gflops": paper_gflops,
         "paper_over_ours": paper_s / mean if paper_s is not None else None,
-        "device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
 
 
@@ -270,11 +267,7 @@ def write_bench_images(out_csv: str | Path, **kwargs) -> list[dict]:
     """Run :func:`bench_images` with ``kwargs``, write the rows to ``out_csv`` (atomically) and print them."""
     start = time.perf_counter()
     rows = bench_images(**kwargs)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out_csv, buf.getvalue())
+    _write_csv(out_csv, rows)
     r = rows[0]
     print(f"image settings, B = {r['B']}, J = {r['J']}, {r['device']}, torch {r['torch']}, {r['threads']} threads; "
           f"mean ± s.d. over {r['runs']} runs of {r['steps_per_run']} steps; floor = median backward_losses pass")

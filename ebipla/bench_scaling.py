@@ -42,10 +42,10 @@ import torch
 from .algorithms import ebipla as ebipla_algo
 from .algorithms.bank import gather, new_bank, scatter
 from .algorithms.base import PHASES, TrainState, collect_phase_times
-from .bench import _device_name, _load_average, _timer, _write_csv
+from .bench import _load_average, _timer, _write_csv
 from .config import load_config
 from .errors import ConfigError
-from .run import new_model, resolve_device, training_data
+from .run import describe_device, new_model, resolve_device, training_data
 
 log = logging.getLogger("ebipla.bench_scaling")
 
@@ -102,7 +102,7 @@ class _Setting:
 
 
 def _common_fields(device: torch.device, repeats: int) -> dict:
-    return {"device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    return {"device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "repeats": repeats, "load_avg": _load_average()}
 
 

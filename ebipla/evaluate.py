@@ -36,6 +36,14 @@ def particles_or_steps(cfg: RunConfig) -> int:
     return algo.n_posterior_steps if algo.name == "lebm" else algo.n_particles
 
 
+def run_fields(cfg: RunConfig, iteration: int) -> dict:
+    """What every metrics.json records about the run it evaluates: the sampler, the iteration, data set, method,
+    N and seed (the fields the tables group by)."""
+    n_steps, gamma = sampler_settings(cfg)
+    return {"sampler_steps": n_steps, "sampler_gamma": gamma, "iteration": iteration, "dataset": cfg.data.name,
+            "algorithm": cfg.algorithm.name, "n": particles_or_steps(cfg), "seed": cfg.seed}
+
+
 def draw_latents(model: LatentEBM, cfg: RunConfig, n: int | None = None) -> torch.Tensor:
     """Prior samples (n, d_x) with per-sample seeds from ``eval.sample_seed``."""
     n_steps, gamma = sampler_settings(cfg)
@@ -100,21 +108,14 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
     x, y = draw_samples(trained.model, cfg)
     held_out = make_synthetic(cfg.data, "eval", cfg.eval.n_eval_points).y
     mmd2, bandwidth = mmd2_unbiased(y, held_out, cfg.eval.mmd_bandwidth)
-    n_steps, gamma = sampler_settings(cfg)
     metrics = {
         "mmd2": mmd2,
         "mmd_bandwidth": bandwidth,
         "mmd_bandwidth_rule": "fixed" if cfg.eval.mmd_bandwidth else "median heuristic",
         "n_samples": cfg.eval.n_samples,
         "n_eval_points": cfg.eval.n_eval_points,
-        "sampler_steps": n_steps,
-        "sampler_gamma": gamma,
-        "iteration": trained.payload["iteration"],
-        "dataset": cfg.data.name,
-        "algorithm": cfg.algorithm.name,
-        "n": particles_or_steps(cfg),
+        **run_fields(cfg, trained.payload["iteration"]),
         "n_prior_steps": cfg.algorithm.n_prior_steps,
-        "seed": cfg.seed,
         "note": "MMD^2 is an addition: the paper reports no synthetic metric",
     }
     atomic_save_npz(Path(run_dir) / rundir.SAMPLES, x=x.cpu().numpy(), y=y.cpu().numpy())

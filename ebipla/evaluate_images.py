@@ -21,7 +21,7 @@ from . import run as rundir
 from .checkpoint import atomic_save_npz, atomic_write, atomic_write_json
 from .config import RunConfig
 from .data.images import as_numpy_grid, load_split, to_uint8, to_unit_range
-from .evaluate import particles_or_steps, sampler_settings
+from .evaluate import run_fields, sampler_settings
 from .metrics import fid as fidlib
 from .metrics.mse import map_latents, reconstruction_mse
 from .models import LatentEBM
@@ -126,7 +126,6 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
     arrays["train"] = interpolate(model, x[:, 0], x[:, 1], figures.points).numpy()
     arrays["train_pairs"] = pairs.numpy()
 
-    n_steps, gamma = sampler_settings(cfg)
     metrics = {
         "fid": fid,
         "fid_samples": cfg.eval.fid.n_samples,
@@ -135,13 +134,7 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
         "mse": mse["mse"] if mse else None,
         "mse_01": mse["mse_01"] if mse else None,
         "mse_images": mse["n_images"] if mse else 0,
-        "sampler_steps": n_steps,
-        "sampler_gamma": gamma,
-        "iteration": trained.payload["iteration"],
-        "dataset": cfg.data.name,
-        "algorithm": cfg.algorithm.name,
-        "n": particles_or_steps(cfg),
-        "seed": cfg.seed,
+        **run_fields(cfg, trained.payload["iteration"]),
     }
     atomic_save_npz(run_dir / rundir.SAMPLES, grid=grid.numpy())
     atomic_save_npz(run_dir / INTERPOLATIONS, **arrays)
