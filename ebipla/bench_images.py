@@ -23,6 +23,9 @@ after its warm-up phase, N posterior steps for LEBM):
   convolutions run in), else None.
 * the paper's Table 4 seconds and GFLOPs (one RTX 3090) where the row is the paper's setting (N = 10, J = 60,
   B = 128; LEBM at the matched budget N = 10), else None, and ``paper_over_ours``, the ratio of the times.
+* ``variant``: "default" (the shipped configs), or the ``compare`` override (KEY=VALUE, e.g.
+  ``model.generator.channels_last=false``) under which a second copy of every setting runs, interleaved with the
+  first: the before/after of a change, measured side by side in one process.
 
 On a CPU the training set has M = 4 B images (the bank of EBIPLA's all-particle noise is M x N x d_x, so its
 cost scales with M); on CUDA M is the data set's real training size.
@@ -46,14 +49,16 @@ from .algorithms import ALGORITHMS
 from .algorithms.base import Batch, TrainState, backward_losses
 from .bench import _timer, _write_csv
 from .config import load_config
+from .config.schema import RunConfig
 from .data import TrainingSet
 from .data.images import CELEBA64_SUBSET
 from .errors import ConfigError
-from .gpu_check import CONFIGS
 from .report import paper_values as pv
 from .run import describe_device, new_model, resolve_device
 
 log = logging.getLogger("ebipla.bench_images")
+
+CONFIGS = Path(__file__).resolve().parents[1] / "config" / "images"  # <dataset>_<method>.yaml
 
 # Image shape (C, H, W) and training-set size M of each data set, as ebipla/data/images.py prepares them.
 IMAGE_SETS: dict[str, tuple[tuple[int, int, int], int]] = {
@@ -93,6 +98,8 @@ class _Setting:
     dataset: str
     method: str
     n: int
+    variant: str  # "default", or the compared override
+    cfg: RunConfig
     state: TrainState
     gen: torch.Generator
     batches: list[Batch]
@@ -114,7 +121,7 @@ class _Setting:
 
 
 def _setting(dataset: str, method: str, n: int, batch_size: int, n_prior_steps: int, device: torch.device,
-             overrides: list[str]) -> _Setting:
+             overrides: list[str], variant: str = "default") -> _Setting:
     key = "n_particles" if method == "ebipla" else "n_posterior_steps"
     extra = ["algorithm.warmup_iters=0"] if method == "ebipla" else []  # time Algorithm 2, after the warm-up
     cfg = load_config([CONFIGS / f"{dataset}_{method}.yaml"],
@@ -132,7 +139,7 @@ def _setting(dataset: str, method: str, n: int, batch_size: int, n_prior_steps: 
     x_pos_shape = (batch_size, n, model.d_x) if method == "ebipla" else (batch_size, model.d_x)
     bare_inputs = (torch.randn(x_pos_shape, generator=gen, device=device), batches[0][1],
                    torch.randn((batch_size, model.d_x), generator=gen, device=device))
-    return _Setting(dataset, method, n, state, gen, batches, bare_inputs)
+    return _Setting(dataset, method, n, variant, cfg, state, gen, batches, bare_inputs)
 
 
 class _FlopCount(TorchDispatchMode):
@@ -190,15 +197,19 @@ def _validate(datasets: list[str], methods: list[tuple[str, int]], batch_size: i
 
 def bench_images(datasets: list[str], methods: list[tuple[str, int]], batch_size: int = 128,
                  n_prior_steps: int = 60, runs: int = 5, steps_per_run: int = 10, warmup_steps: int = 2,
-                 device_name: str = "auto", overrides: list[str] = ()) -> list[dict]:
-    """One row per (data set, method, N), in the order given; see the module docstring for the columns."""
+                 device_name: str = "auto", overrides: list[str] = (), compare: str | None = None) -> list[dict]:
+    """One row per (data set, method, N[, variant]), in the order given; see the module docstring for the columns."""
     _validate(datasets, methods, batch_size, n_prior_steps, runs, steps_per_run, warmup_steps)
+    if compare is not None and "=" not in compare:
+        raise ConfigError(f"compare must be KEY=VALUE, e.g. model.generator.channels_last=false (got {compare!r}).")
+    variants = [("default", list(overrides))] + ([(compare, [*overrides, compare])] if compare else [])
     device = resolve_device(device_name)
     timed = _timer(device)
     rows = []
     for dataset in datasets:
-        log.info("%s: building %d settings on %s", dataset, len(methods), describe_device(device))
-        settings = [_setting(dataset, m, n, batch_size, n_prior_steps, device, list(overrides)) for m, n in methods]
+        log.info("%s: building %d settings on %s", dataset, len(methods) * len(variants), describe_device(device))
+        settings = [_setting(dataset, m, n, batch_size, n_prior_steps, device, ov, variant)
+                    for m, n in methods for variant, ov in variants]
         for s in settings:  # warm-up (allocations, autotuning), then one counted step and one counted floor
             for _ in range(warmup_steps):
                 s.step()
@@ -217,12 +228,12 @@ def _row(s: _Setting, runs: int, steps_per_run: int, batch_size: int, n_prior_st
          device: torch.device) -> dict:
     mean, sd = statistics.fmean(s.times), statistics.stdev(s.times)
     bare = statistics.median(s.bare_times)
-    precision, peak = _peak_tflops(device, next(s.state.model.parameters()).dtype)
+    precision, peak = _peak_tflops(device, s.state.model.compute_dtype or next(s.state.model.parameters()).dtype)
     paper_setting = (s.n, n_prior_steps, batch_size) == PAPER_SETTING
     paper_s, paper_gflops = paper_table4(s.dataset, s.method) if paper_setting else (None, None)
     achieved = s.gflops / mean
     return {
-        "dataset": s.dataset, "method": s.method, "N": s.n, "J": n_prior_steps, "B": batch_size,
+        "dataset": s.dataset, "method": s.method, "N": s.n, "variant": s.variant, "J": n_prior_steps, "B": batch_size,
         "M": s.state.n_data, "runs": runs, "steps_per_run": steps_per_run,
         "mean_s": mean, "std_s": sd, "sem_s": sd / math.sqrt(runs),
         "gflops_per_step": s.gflops, "achieved_gflops_per_s": achieved,
@@ -240,18 +251,20 @@ def _opt(value: float | None, fmt: str) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    """The rows as a fixed-width table, then LEBM / EBIPLA time ratios per data set next to the paper's."""
-    head = (f"{'dataset':>8} {'method':>10} {'s/step':>16} {'paper s':>7} {'GFLOP/step':>10} {'paper':>5} "
-            f"{'floor s':>8} {'step/floor':>10} {'GFLOP/s':>8} {'floor GFLOP/s':>13} {'of peak':>7}")
+    """The rows as a fixed-width table, then LEBM / EBIPLA time ratios per data set next to the paper's, and the
+    compared variant's time over the default's per setting."""
+    head = (f"{'dataset':>8} {'method':>10} {'variant':>8} {'s/step':>16} {'paper s':>7} {'GFLOP/step':>10} "
+            f"{'paper':>5} {'floor s':>8} {'step/floor':>10} {'GFLOP/s':>8} {'floor GFLOP/s':>13} {'of peak':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['dataset']:>8} {r['method'] + '(' + str(r['N']) + ')':>10} "
+        variant = "default" if r["variant"] == "default" else "compare"
+        lines.append(f"{r['dataset']:>8} {r['method'] + '(' + str(r['N']) + ')':>10} {variant:>8} "
                      f"{r['mean_s']:>8.3f} ± {r['std_s']:<5.3f} {_opt(r['paper_s'], '.2f'):>7} "
                      f"{r['gflops_per_step']:>10.4g} {_opt(r['paper_gflops'], '.2f'):>5} {r['bare_fwd_bwd_s']:>8.3f} "
                      f"{r['step_over_bare']:>10.2f} {r['achieved_gflops_per_s']:>8.1f} "
                      f"{r['bare_gflops_per_s']:>13.1f} {_opt(r['fraction_of_peak'], '.1%'):>7}")
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        mine = [r for r in rows if r["dataset"] == dataset]
+        mine = [r for r in rows if r["dataset"] == dataset and r["variant"] == "default"]
         ebipla = {r["N"]: r for r in mine if r["method"] == "ebipla"}
         for r in (r for r in mine if r["method"] == "lebm" and ebipla):
             e = ebipla.get(r["N"], next(iter(ebipla.values())))
@@ -260,6 +273,11 @@ def format_table(rows: list[dict]) -> str:
                 paper = paper_table4(dataset, "lebm")[0] / paper_table4(dataset, "ebipla")[0]
                 line += f" (paper {paper:.1f}x: RTX 3090, N = 10, J = 60, B = 128)"
             lines.append(line)
+    default = {(r["dataset"], r["method"], r["N"]): r for r in rows if r["variant"] == "default"}
+    for r in (r for r in rows if r["variant"] != "default"):
+        d = default[r["dataset"], r["method"], r["N"]]
+        lines.append(f"{r['dataset']} {r['method']}(N={r['N']}): with {r['variant']} / default = "
+                     f"{r['mean_s'] / d['mean_s']:.2f}x the time per step")
     return "\n".join(lines)
 
 

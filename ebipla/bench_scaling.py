@@ -301,8 +301,9 @@ def bank_memory(ms: list[int], ns: list[int], d_x: int, device_name: str, time_m
     Per row: ``expected_bytes`` = M N d_x 4; ``storage_bytes``, the tensor's ``untyped_storage().nbytes()``;
     ``rss_delta_bytes``, the process's resident-memory growth while the bank was made (banks of a storage option
     are kept alive until its sweep ends, so each one lands on fresh pages); on CUDA ``device_alloc_delta_bytes``
-    and ``device_peak_delta_bytes`` (the pinned bank is drawn on the device first, so its peak shows that transient
-    copy). ``storage_actual`` says where the bank went: without CUDA, ``pinned_cpu`` falls back to plain CPU memory.
+    and ``device_peak_delta_bytes`` (the pinned bank is drawn on the device a chunk of rows at a time, so its
+    peak is one chunk, at most 64 MB). ``storage_actual`` says where the bank went: without CUDA, ``pinned_cpu``
+    falls back to plain CPU memory.
 
     For (``time_m``, ``time_n``) (default: the largest of each list) the rows of that cell also carry ``iter_s``
     (one EBIPLA iteration with J = ``n_prior_steps``, B = ``batch_size``), ``gather_scatter_s`` (the batch's

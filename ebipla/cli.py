@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a key of the run configs, e.g. --set train.particle_storage=pinned_cpu")
+    p.add_argument("--compare", metavar="KEY=VALUE",
+                   help="also time every setting with this override, interleaved (before/after in one process), "
+                        "e.g. --compare model.generator.channels_last=false")
 
     p = sub.add_parser("presets", help="write the paper's synthetic grid as config files")
     p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
@@ -258,7 +261,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         methods = [("ebipla", args.particles)] + [("lebm", n) for n in args.lebm_steps]
         write_bench_images(args.out, datasets=args.datasets, methods=methods, batch_size=args.batch_size,
                            n_prior_steps=args.prior_steps, runs=args.runs, steps_per_run=args.steps_per_run,
-                           device_name=args.device, overrides=args.overrides)
+                           device_name=args.device, overrides=args.overrides, compare=args.compare)
         return 0
     if args.command == "gpu-check":
         from .gpu_check import run_gpu_check

@@ -3,14 +3,18 @@
 One prepared check for a machine with an accelerator (paper.md 4.2, Table 4):
 
 1. correctness: the latent gradient and the loss gradients of one batch computed on the device equal the CPU's
-   (same parameters, same inputs), and a few training iterations stay finite;
+   (same parameters, same inputs), a few training iterations stay finite, and a pinned_cpu particle bank equals
+   the device bank of the same seed while holding at most one chunk of it on the device;
 2. no host-device synchronisation inside an iteration: the timed iterations run under
    ``torch.cuda.set_sync_debug_mode("error")``, which raises on any synchronising call;
 3. seconds per iteration, measured with CUDA events after warm-up, for EBIPLA (N = 10 particles, J = 60, batch 128,
    after the warm-up phase) and LEBM at the matched budget (N = 10 posterior steps, J = 60, batch 128) and at
-   Pang's K1 = 20, next to the paper's Table 4 (one RTX 3090: 0.99 s EBIPLA, 2.06 s LEBM).
+   Pang's K1 = 20, next to the paper's Table 4 (one RTX 3090: 0.99 s EBIPLA, 2.06 s LEBM); each under the shipped
+   configs and under each of ``VARIANTS`` (the generator in NCHW order, bfloat16 autocast), so that the means of
+   issue 6 are measured on the device too.
 
-On a CPU the same code runs (without the sync check), which is what the tests exercise.
+The settings are ``ebipla bench-images``'s (:func:`ebipla.bench_images._setting`). On a CPU the same code runs
+(without the sync check), which is what the tests exercise.
 """
 
 from __future__ import annotations
@@ -22,38 +26,26 @@ from pathlib import Path
 
 import torch
 
-from .algorithms import ALGORITHMS
+from .algorithms.bank import new_bank
 from .algorithms.base import backward_losses
+from .bench_images import _setting
 from .checkpoint import atomic_write_text
-from .config import load_config
-from .data import TrainingSet
 from .run import new_model, resolve_device
 
 PAPER_TABLE4_CIFAR10 = {"ebipla": 0.99, "lebm": 2.06}  # seconds per step, one RTX 3090
-CONFIGS = Path(__file__).resolve().parents[1] / "config" / "images"
-
-
-def _state(method: str, n: int, m: int, device: torch.device, overrides: list[str]):
-    key = "n_particles" if method == "ebipla" else "n_posterior_steps"
-    extra = ["algorithm.warmup_iters=0"] if method == "ebipla" else []
-    cfg = load_config([CONFIGS / f"cifar10_{method}.yaml"],
-                      [f"algorithm.{key}={n}", "train.batch_size=128", "algorithm.n_prior_steps=60", *extra,
-                       *overrides])
-    images = torch.randint(0, 256, (m, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    data = TrainingSet(images, device)
-    model = new_model(cfg, data.obs_shape, device)
-    gen = torch.Generator(device).manual_seed(0)
-    algo = ALGORITHMS[method]
-    return cfg, data, model, gen, algo, algo.init_state(cfg, model, len(data), gen)
+SETTINGS = (("ebipla", 10), ("lebm", 10), ("lebm", 20))  # (method, N)
+VARIANTS = ("default", "model.generator.channels_last=false", "train.precision=bfloat16")
 
 
 def check_gradients(device: torch.device, overrides: list[str]) -> dict[str, float]:
     """Max relative difference between device and CPU for the drift and the parameter gradients."""
-    cfg, data, model, _, _, _ = _state("ebipla", 10, 256, device, overrides)
-    cpu_model = new_model(cfg, data.obs_shape, torch.device("cpu"))
+    s = _setting("cifar10", "ebipla", 10, 64, 60, device, overrides)
+    model = s.state.model
+    cpu_model = new_model(s.cfg, model.obs_shape, torch.device("cpu"))
     cpu_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    cpu_model.compute_dtype = model.compute_dtype
     gen = torch.Generator().manual_seed(1)
-    y = data.batch(torch.arange(64, device=device))
+    y = s.batches[0][1]  # (64, 3, 32, 32)
     x_pos = torch.randn(64, 10, model.d_x, generator=gen)
     x_neg = torch.randn(64, model.d_x, generator=gen)
     _, _, drift = backward_losses(model, x_pos.to(device), y, x_neg.to(device), want_x_grad=True)
@@ -66,53 +58,71 @@ def check_gradients(device: torch.device, overrides: list[str]) -> dict[str, flo
     return {"drift_rel_diff": rel(drift, drift_cpu), "param_grad_rel_diff": grads}
 
 
-def time_method(method: str, n: int, device: torch.device, steps: int, overrides: list[str]) -> dict:
-    cfg, data, model, gen, algo, state = _state(method, n, 50_000 if device.type == "cuda" else 1024, device,
-                                                overrides)
-    batches = [torch.randperm(len(data), device=device)[:128] for _ in range(steps + 3)]
-    ys = [data.batch(idx) for idx in batches]
-    for idx, y in zip(batches[:3], ys[:3]):  # warm-up: allocations, cuBLAS handles, autotuning
-        state, metrics = algo.step(state, (idx, y), gen)
-    times = []
+def check_bank(device: torch.device, shape: tuple[int, int, int] = (50_000, 10, 100)) -> dict:
+    """The particle bank's storages (CIFAR-10's M, N = 10, d_x = 100: 200 MB, drawn in 3 chunks): a pinned_cpu
+    bank equals the device bank of the same seed, is page-locked, and never needs more than a chunk on the device."""
+    on_device = new_bank(shape, torch.Generator(device).manual_seed(0), "device")
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+    pinned = new_bank(shape, torch.Generator(device).manual_seed(0), "pinned_cpu")
+    peak = torch.cuda.max_memory_allocated(device) - before if device.type == "cuda" else None
+    return {"shape": list(shape), "equal": bool(torch.equal(pinned.to(device), on_device)),
+            "pinned": pinned.is_pinned(), "pinned_device_peak_bytes": peak,
+            "bank_bytes": on_device.numel() * on_device.element_size()}
+
+
+def time_method(method: str, n: int, device: torch.device, steps: int, overrides: list[str],
+                variant: str = "default") -> dict:
+    """Seconds per training step (CUDA events; the sync check on CUDA) after 3 warm-up steps."""
+    s = _setting("cifar10", method, n, 128, 60, device, [*overrides, *([variant] if variant != "default" else [])],
+                 variant)
+    for _ in range(3):  # warm-up: allocations, cuBLAS handles, autotuning
+        s.step()
     cuda = device.type == "cuda"
+    times = []
     if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.set_sync_debug_mode("error")
     try:
-        for idx, y in zip(batches[3:], ys[3:]):
+        for _ in range(steps):
             if cuda:
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
-                state, metrics = algo.step(state, (idx, y), gen)
+                s.step()
                 end.record()
                 times.append((start, end))
             else:
                 t0 = time.perf_counter()
-                state, metrics = algo.step(state, (idx, y), gen)
+                s.step()
                 times.append(time.perf_counter() - t0)
     finally:
         if cuda:
             torch.cuda.set_sync_debug_mode(0)
     if cuda:
         torch.cuda.synchronize(device)
-        times = [s.elapsed_time(e) / 1000.0 for s, e in times]
-    finite = all(bool(torch.isfinite(v)) for v in metrics.values()) and all(
-        bool(torch.isfinite(p).all()) for p in model.parameters())
-    return {"method": method, "N": n, "J": cfg.algorithm.n_prior_steps, "B": cfg.train.batch_size,
-            "mean_s": statistics.fmean(times), "std_s": statistics.stdev(times) if len(times) > 1 else 0.0,
-            "finite": finite}
+        times = [a.elapsed_time(b) / 1000.0 for a, b in times]
+    model = s.state.model
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    return {"method": method, "N": n, "variant": variant, "J": s.cfg.algorithm.n_prior_steps,
+            "B": s.cfg.train.batch_size, "mean_s": statistics.fmean(times),
+            "std_s": statistics.stdev(times) if len(times) > 1 else 0.0, "finite": finite}
 
 
-def run_gpu_check(out: str | Path, device_name: str = "auto", steps: int = 20, overrides: list[str] = ()) -> dict:
+def run_gpu_check(out: str | Path, device_name: str = "auto", steps: int = 20, overrides: list[str] = (),
+                  variants: tuple[str, ...] = VARIANTS, bank_shape: tuple[int, int, int] = (50_000, 10, 100)) -> dict:
     device = resolve_device(device_name)
     result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "torch": torch.__version__, "gradients_vs_cpu": check_gradients(device, list(overrides)),
-              "timings": [time_method("ebipla", 10, device, steps, list(overrides)),
-                          time_method("lebm", 10, device, steps, list(overrides)),
-                          time_method("lebm", 20, device, steps, list(overrides))],
+              "bank": check_bank(device, bank_shape),
+              "timings": [time_method(m, n, device, steps, list(overrides), v) for v in variants for m, n in SETTINGS],
               "paper_table4_cifar10_s": PAPER_TABLE4_CIFAR10, "sync_checked": device.type == "cuda"}
+    default = {(r["method"], r["N"]): r["mean_s"] for r in result["timings"] if r["variant"] == "default"}
     for row in result["timings"]:
         row["paper_over_ours"] = PAPER_TABLE4_CIFAR10[row["method"]] / row["mean_s"]
+        if (row["method"], row["N"]) in default:
+            row["default_over_this"] = default[row["method"], row["N"]] / row["mean_s"]
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return result

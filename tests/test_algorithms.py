@@ -156,3 +156,17 @@ def test_bank_noise_covers_every_row_in_chunks(monkeypatch):
     idx = torch.tensor([3, 50])
     bank.scatter(again, idx, torch.ones(2, 3, 2))
     assert torch.equal(bank.gather(again, idx, torch.device("cpu")), torch.ones(2, 3, 2))
+
+
+def test_new_bank_is_one_draw_when_small_and_fills_every_row_in_chunks(monkeypatch):
+    from ebipla.algorithms import bank
+
+    one = bank.new_bank((100, 3, 2), torch.Generator().manual_seed(0), "device")
+    torch.testing.assert_close(one, torch.randn((100, 3, 2), generator=torch.Generator().manual_seed(0)),
+                               rtol=0, atol=0)
+    assert torch.equal(bank.new_bank((100, 3, 2), torch.Generator().manual_seed(0), "pinned_cpu"), one)
+    monkeypatch.setattr(bank, "NOISE_CHUNK_ELEMENTS", 7 * 3 * 2)  # 7 rows per draw
+    chunked = bank.new_bank((100, 3, 2), torch.Generator().manual_seed(0), "device")
+    gen = torch.Generator().manual_seed(0)
+    expected = torch.cat([torch.randn((min(7, 100 - s), 3, 2), generator=gen) for s in range(0, 100, 7)])
+    assert torch.equal(chunked, expected)

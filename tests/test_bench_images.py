@@ -10,6 +10,7 @@ import torch
 
 from ebipla.bench_images import _gflops, _peak_tflops, _setting, bench_images, write_bench_images
 from ebipla.errors import ConfigError
+from ebipla.report.paper_tables import table4
 
 TINY = ["model.generator.ngf=8", "model.latent_dim=8", "model.energy.hidden=[16,16]"]
 METHODS = [("ebipla", 2), ("ebipla", 4), ("lebm", 1), ("lebm", 3)]
@@ -78,6 +79,24 @@ def test_paper_columns_at_the_paper_setting(tmp_path, capsys):
     assert "svhn: LEBM(N=10) / EBIPLA(N=10) =" in out and "(paper 1.5x" in out
 
 
+def test_compare_times_a_second_copy_of_each_setting(tmp_path, capsys):
+    out = tmp_path / "b.csv"
+    rows = write_bench_images(out, datasets=["svhn"], methods=[("ebipla", 2), ("lebm", 2)], batch_size=4,
+                              n_prior_steps=2, runs=2, steps_per_run=1, warmup_steps=0, device_name="cpu",
+                              overrides=TINY, compare="model.generator.channels_last=false")
+    assert [(r["method"], r["variant"]) for r in rows] == [
+        ("ebipla", "default"), ("ebipla", "model.generator.channels_last=false"),
+        ("lebm", "default"), ("lebm", "model.generator.channels_last=false")]
+    assert all(r["mean_s"] > 0 for r in rows)
+    assert rows[0]["gflops_per_step"] == rows[1]["gflops_per_step"]  # the same work in another memory order
+    printed = capsys.readouterr().out
+    assert "svhn ebipla(N=2): with model.generator.channels_last=false / default = " in printed
+    assert printed.count("LEBM(N=2) / EBIPLA(N=2)") == 1  # the methods' ratio from the default rows only
+    long = table4(out, tmp_path / "t4", "caption")
+    ours = long[long["source"].str.startswith("ours")]
+    assert len(ours) == 4  # seconds and GFLOPs of the two default rows; the compared copies are left out
+
+
 def test_peak_table(monkeypatch):
     assert _peak_tflops(torch.device("cpu"), torch.float32) == (None, None)
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
@@ -101,6 +120,7 @@ def test_peak_table(monkeypatch):
     {"methods": []},
     {"steps_per_run": 0},
     {"batch_size": 0},
+    {"compare": "channels_last"},
 ])
 def test_bad_arguments_raise(kwargs):
     args = {"datasets": ["svhn"], "methods": [("ebipla", 2)], "batch_size": 4, "n_prior_steps": 2, "runs": 2,

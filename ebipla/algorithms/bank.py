@@ -8,21 +8,29 @@ same for both storages.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 NOISE_CHUNK_ELEMENTS = 1 << 24  # rows of noise drawn at once: at most 64 MB of float32
 
 
 def new_bank(shape: tuple[int, ...], gen: torch.Generator, storage: str) -> torch.Tensor:
-    """X_0 ~ N(0, I) of ``shape`` drawn on the generator's device, kept there or in pinned host memory."""
-    bank = torch.randn(shape, generator=gen, device=gen.device)
-    return to_storage(bank, storage)
-
-
-def to_storage(bank: torch.Tensor, storage: str) -> torch.Tensor:
-    if storage == "pinned_cpu" and torch.cuda.is_available():
-        return bank.cpu().pin_memory()
+    """X_0 ~ N(0, I) of ``shape``, drawn on the generator's device chunk by chunk of rows (as :func:`add_noise`)
+    straight into its storage: a pinned_cpu bank never has to fit on the GPU, and both storages hold the same
+    values. A bank of at most NOISE_CHUNK_ELEMENTS elements is one draw."""
+    pinned = storage == "pinned_cpu" and torch.cuda.is_available()
+    bank = torch.empty(shape, pin_memory=True) if pinned else torch.empty(shape, device=gen.device)
+    for block in _row_blocks(bank):
+        block.copy_(torch.randn(block.shape, generator=gen, device=gen.device))
     return bank
+
+
+def _row_blocks(bank: torch.Tensor) -> Iterator[torch.Tensor]:
+    """Views of consecutive rows of ``bank``, at most NOISE_CHUNK_ELEMENTS elements each (at least one row)."""
+    rows = max(1, NOISE_CHUNK_ELEMENTS // max(1, bank[0].numel()))
+    for start in range(0, bank.shape[0], rows):
+        yield bank[start:start + rows]
 
 
 def gather(bank: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -37,8 +45,6 @@ def scatter(bank: torch.Tensor, idx: torch.Tensor, values: torch.Tensor) -> None
 
 def add_noise(bank: torch.Tensor, std: float, gen: torch.Generator) -> None:
     """X += std * W for every particle, W ~ N(0, I) drawn from ``gen`` on its device, chunk by chunk of rows."""
-    rows = max(1, NOISE_CHUNK_ELEMENTS // max(1, bank[0].numel()))
-    for start in range(0, bank.shape[0], rows):
-        block = bank[start:start + rows]
+    for block in _row_blocks(bank):
         noise = torch.randn(block.shape, generator=gen, device=gen.device)
         block.add_(noise.to(block.device, non_blocking=True), alpha=std)

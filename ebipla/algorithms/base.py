@@ -93,6 +93,11 @@ def collect_phase_times() -> Iterator[dict[str, float]]:
         _phase_times = None
 
 
+def set_precision(model: LatentEBM, cfg: TrainConfig) -> None:
+    """train.precision: bfloat16 makes the model compute its generator passes and chain gradients in bfloat16."""
+    model.compute_dtype = torch.bfloat16 if cfg.precision == "bfloat16" else None
+
+
 def adam_optimizers(model: LatentEBM, cfg: TrainConfig) -> tuple[torch.optim.Adam | None, torch.optim.Adam | None]:
     """Adam for alpha (energy) and beta (generator); None for a part without parameters."""
     def adam(module: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam | None:

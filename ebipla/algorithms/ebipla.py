@@ -30,7 +30,7 @@ import torch
 from ..config.schema import EbiplaConfig, RunConfig
 from ..models import LatentEBM
 from .bank import add_noise, gather, new_bank, scatter
-from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase
+from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase, set_precision
 from .langevin import fresh_prior_samples, ula_chain
 
 uses_minibatches = True
@@ -41,6 +41,7 @@ def init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generat
     algo: EbiplaConfig = cfg.algorithm  # type: ignore[assignment]
     n = algo.warmup_particles if algo.warmup_iters > 0 else algo.n_particles
     particles = new_bank((n_data, n, model.d_x), gen, cfg.train.particle_storage)  # (M, N or N', d_x)
+    set_precision(model, cfg.train)
     opt_e, opt_g = adam_optimizers(model, cfg.train)
     return TrainState(model, algo, n_data, cfg.train.batch_size, opt_e, opt_g, particles, cfg.train.grad_clip)
 
@@ -57,7 +58,8 @@ def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainSt
 
     # 5. Fresh prior chains, one per batch element, with alpha_k.
     with phase("prior_chain", device):
-        x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
+        x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen,
+                                    model.compute_dtype)  # (B, d_x)
 
     if cfg.loss_particles == "pre_update":
         # 6. Losses at X_k; their backward pass also yields the drift nabla_x phi at (theta_k, X_k).
@@ -102,7 +104,8 @@ def warmup_step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[
         x_batch = ula_chain(model.grad_x_posterior_fn(y), x_batch, cfg.warmup_h, noise)
         scatter(state.particles, idx, x_batch)
     with phase("prior_chain", device):
-        x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)
+        x_hat = fresh_prior_samples(model.energy, len(idx), model.d_x, cfg.gamma, cfg.n_prior_steps, gen,
+                                    model.compute_dtype)
     with phase("losses", device):
         loss_e, loss_d, _ = backward_losses(model, x_batch, y, x_hat, want_x_grad=False)
     with phase("optimiser", device):

@@ -22,7 +22,7 @@ import torch
 from ..config.schema import EbiplaFullConfig, RunConfig
 from ..errors import ConfigError
 from ..models import LatentEBM
-from .base import Batch, TrainState
+from .base import Batch, TrainState, set_precision
 from .langevin import fresh_prior_samples
 
 uses_minibatches = False
@@ -35,6 +35,7 @@ def init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generat
             f"algorithm.prior_expectation is 'exact' but the {cfg.model.energy.kind!r} energy has no closed-form "
             "prior expectation. Set algorithm.prior_expectation: ula."
         )
+    set_precision(model, cfg.train)
     device = next(model.parameters()).device
     particles = torch.randn((n_data, algo.n_particles, model.d_x), generator=gen, device=device)  # (M, N, d_x)
     return TrainState(model, algo, n_data, n_data, particles=particles)
@@ -46,7 +47,8 @@ def prior_expectation(state: TrainState, gen: torch.Generator) -> list[torch.Ten
     energy = state.model.energy
     if cfg.prior_expectation == "exact":
         return energy.expected_grad_alpha()
-    x_hat = fresh_prior_samples(energy, state.n_data, state.model.d_x, cfg.gamma, cfg.n_prior_steps, gen)
+    x_hat = fresh_prior_samples(energy, state.n_data, state.model.d_x, cfg.gamma, cfg.n_prior_steps, gen,
+                                state.model.compute_dtype)
     return list(torch.autograd.grad(energy(x_hat).mean(), list(energy.parameters())))
 
 

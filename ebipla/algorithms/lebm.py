@@ -20,13 +20,14 @@ import torch
 
 from ..config.schema import LebmConfig, RunConfig
 from ..models import LatentEBM
-from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase
+from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase, set_precision
 from .langevin import draw_chain_inputs, fresh_prior_samples, ula_chain
 
 uses_minibatches = True
 
 
 def init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState:
+    set_precision(model, cfg.train)
     opt_e, opt_g = adam_optimizers(model, cfg.train)
     return TrainState(model, cfg.algorithm, n_data, cfg.train.batch_size, opt_e, opt_g, None, cfg.train.grad_clip)
 
@@ -43,7 +44,8 @@ def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainSt
 
     # 2. Prior chain from N(0, I): J ULA steps of size gamma on U.
     with phase("prior_chain", device):
-        x_hat = fresh_prior_samples(model.energy, len(y), model.d_x, cfg.gamma, cfg.n_prior_steps, gen)  # (B, d_x)
+        x_hat = fresh_prior_samples(model.energy, len(y), model.d_x, cfg.gamma, cfg.n_prior_steps, gen,
+                                    model.compute_dtype)  # (B, d_x)
 
     # 3-4. Losses (45)-(46) and Adam steps.
     with phase("losses", device):

@@ -126,6 +126,10 @@ class GeneratorConfig:
     kind: Literal["linear", "identity", "dcgan"] = "linear"  # identity: no parameters (the toy model)
     bias: bool = True
     ngf: int = num(64, ge=1)  # dcgan: width; hidden channels 8 ngf, 4 ngf, ... (Pang et al.: 64 SVHN, 128 CelebA)
+    # dcgan: weights and activations in channels-last (NHWC) memory order. The same function up to float rounding;
+    # oneDNN's and cuDNN's convolutions run faster in it (ebipla bench-images --compare
+    # model.generator.channels_last=false measures it: README, Benchmark).
+    channels_last: bool = True
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,10 @@ class TrainConfig:
     lr_decay: float = num(1.0, gt=0, le=1)  # multiply both learning rates by this after every epoch
     grad_clip: float | None = num(None, gt=0)  # max gradient norm; null = off (Pang's default)
     particle_storage: Literal["device", "pinned_cpu"] = "device"  # the M x N x d_x bank; pinned_cpu when too large
+    # bfloat16: the generator's passes under torch.autocast(bfloat16) and the energy's latent gradient in the
+    # Langevin chains in bfloat16; parameters, particles, losses and Adam stay float32. Opt-in: faster (README,
+    # Benchmark) at bfloat16's rounding; tests/test_speed.py checks the digits metrics do not degrade.
+    precision: Literal["float32", "bfloat16"] = "float32"
     data_storage: Literal["device", "pinned_cpu"] = "device"  # the training images (uint8)
     checkpoint_every: int = num(100, ge=1)  # iterations between checkpoints
     log_every: int = num(50, ge=1)  # iterations between log lines and finiteness checks

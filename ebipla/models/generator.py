@@ -47,10 +47,13 @@ class DCGANGenerator(nn.Module):
     (512 -> 256 -> 128 -> 3), used for CIFAR-10 too (paper.md 4.2); with ngf = 128 at 64 x 64 the CelebA-64 one
     (1024 -> 512 -> 256 -> 128 -> 3). At 256 x 256 (CelebA-HQ) the same stack continues (..., 64, 32 -> 3): DAMC's
     exact CelebA-HQ layers (Yu et al. 2023, `_netG_celebaHQ`) could not be retrieved, so this is our stand-in.
-    Convolution weights start xavier-normal (Pang's init).
+    Convolution weights start xavier-normal (Pang's init). With ``channels_last`` the weights, and so every
+    activation and the output, are stored in channels-last (NHWC) order: the same values up to float rounding, and
+    faster convolutions (1.1-1.2x per training step on CPU, ``ebipla bench-images --compare``).
     """
 
-    def __init__(self, d_x: int, obs_shape: tuple[int, ...], ngf: int, bias: bool = True):
+    def __init__(self, d_x: int, obs_shape: tuple[int, ...], ngf: int, bias: bool = True,
+                 channels_last: bool = False):
         super().__init__()
         channels, height, width = obs_shape
         n_up = (height // 4).bit_length() - 1  # stride-2 layers after the 4 x 4 seed
@@ -66,6 +69,8 @@ class DCGANGenerator(nn.Module):
         for m in self.net:
             if isinstance(m, nn.ConvTranspose2d):
                 nn.init.xavier_normal_(m.weight)
+        if channels_last:
+            self.to(memory_format=torch.channels_last)  # the (n, d_x, 1, 1) input is in both orders at once
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x[:, :, None, None])  # (n, d_x) -> (n, C, H, W)
@@ -75,5 +80,5 @@ def build_generator(d_x: int, obs_shape: tuple[int, ...], cfg: GeneratorConfig) 
     if cfg.kind == "identity":
         return IdentityGenerator(d_x, obs_shape)
     if cfg.kind == "dcgan":
-        return DCGANGenerator(d_x, obs_shape, cfg.ngf, cfg.bias)
+        return DCGANGenerator(d_x, obs_shape, cfg.ngf, cfg.bias, cfg.channels_last)
     return LinearGenerator(d_x, obs_shape, cfg.bias)

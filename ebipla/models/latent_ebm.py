@@ -26,23 +26,32 @@ class LatentEBM(nn.Module):
         self.sigma = sigma
         self.d_x = d_x
         self.obs_shape: tuple[int, ...] = tuple(generator.obs_shape)
+        # Lower precision for the generator's passes and the chains' latent gradients (train.precision), set by
+        # the algorithms' init_state; None (float32) everywhere else, evaluation included.
+        self.compute_dtype: torch.dtype | None = None
 
     def decode(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
-        """g_beta(x) for latents (..., d_x) -> (..., *obs_shape); ``frozen`` records no graph through beta."""
+        """g_beta(x) for latents (..., d_x) -> (..., *obs_shape); ``frozen`` records no graph through beta.
+
+        With ``compute_dtype`` set, the generator runs under autocast in that dtype and its output comes back
+        in x's dtype (the residuals and losses are formed in float32)."""
         flat = x.reshape(-1, self.d_x)
-        if frozen:
-            params = {k: v.detach() for k, v in self.generator.named_parameters()}
-            out = functional_call(self.generator, params, (flat,))
-        else:
-            out = self.generator(flat)
-        return out.reshape(*x.shape[:-1], *self.obs_shape)
+        with torch.autocast(x.device.type, dtype=self.compute_dtype or torch.bfloat16,
+                            enabled=self.compute_dtype is not None):
+            if frozen:
+                params = {k: v.detach() for k, v in self.generator.named_parameters()}
+                out = functional_call(self.generator, params, (flat,))
+            else:
+                out = self.generator(flat)
+        return out.to(x.dtype).reshape(*x.shape[:-1], *self.obs_shape)
 
     def V(self, x: torch.Tensor, y: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         """V_beta(x, y) = |y - g_beta(x)|^2 / (2 sigma^2), summed over observation dims. -> x.shape[:-1]."""
         lead = x.shape[:-1]
         y = y.reshape(y.shape[0], *([1] * (len(lead) - 1)), *self.obs_shape)  # broadcast over particles
-        residual = (y - self.decode(x, frozen)).flatten(len(lead))
-        return residual.square().sum(-1) / (2.0 * self.sigma**2)
+        residual = y - self.decode(x, frozen)  # (*lead, *obs_shape), in the generator's memory order
+        obs_dims = tuple(range(len(lead), residual.dim()))
+        return residual.square().sum(obs_dims) / (2.0 * self.sigma**2)
 
     def grad_x_V(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """nabla_x V_beta(x, y) with autograd through g_beta only (beta held fixed)."""
@@ -57,7 +66,7 @@ class LatentEBM(nn.Module):
 
     def grad_x_posterior_fn(self, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """x -> nabla_x phi_y(x) for fixed parameters and y: the energy's part is set up once for a whole chain."""
-        grad_u = self.energy.grad_x_fn()
+        grad_u = self.energy.grad_x_fn(self.compute_dtype)
         return lambda x: grad_u(x) + self.grad_x_V(x, y)
 
 

@@ -124,7 +124,7 @@ def table4(timing_csv: str | Path, prefix: str | Path, caption: str) -> pd.DataF
     """Table 4: seconds per training step (mean ± s.d. over runs) and GFLOPs per step, ours (from ``ebipla
     bench-images``) next to the paper's (one RTX 3090)."""
     with open(timing_csv, newline="") as f:
-        timed = list(csv.DictReader(f))
+        timed = [r for r in csv.DictReader(f) if r.get("variant", "default") == "default"]  # not --compare's rows
     rows = []
     for r in timed:
         dataset, method, n = r["dataset"], r["method"], int(r["N"])
