@@ -229,7 +229,7 @@ class TrainConfig:
     particle_storage: Literal["device", "pinned_cpu"] = "device"  # the M x N x d_x bank; pinned_cpu when too large
     # bfloat16: the generator's passes under torch.autocast(bfloat16) and the energy's latent gradient in the
     # Langevin chains in bfloat16; parameters, particles, losses and Adam stay float32. Opt-in: faster (README,
-    # Benchmark) at bfloat16's rounding; tests/test_speed.py checks the digits metrics do not degrade.
+    # Benchmark) at bfloat16's rounding; tests/test_images_eval.py checks the digits metrics do not degrade.
     precision: Literal["float32", "bfloat16"] = "float32"
     data_storage: Literal["device", "pinned_cpu"] = "device"  # the training images (uint8)
     checkpoint_every: int = num(100, ge=1)  # iterations between checkpoints
