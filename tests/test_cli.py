@@ -68,3 +68,11 @@ def test_shipped_synthetic_configs_equal_the_embedded_presets(tmp_path):
     assert quick.algorithm.n_prior_steps == QUICK["algorithm"]["n_prior_steps"]
     assert quick.algorithm.h == paper_preset("swissroll", "ebipla", 16)["algorithm"]["h"]
     assert run_name("moons", "lebm", 4) == "moons_lebm_n4"
+
+
+def test_python_dash_m_runs_the_command_line_and_the_device_script_parses():
+    """``python -m ebipla`` is how .ci/device calls the command line on a GPU machine without an install."""
+    done = subprocess.run([sys.executable, "-m", "ebipla", "config", "--set", "seed=7"], capture_output=True,
+                          text=True, cwd=REPO)
+    assert done.returncode == 0 and "seed: 7" in done.stdout, done.stderr
+    assert subprocess.run(["bash", "-n", str(REPO / ".ci" / "device")]).returncode == 0
