@@ -178,33 +178,34 @@ def test_bench_setting_reports_phase_shares():
         assert column in row
 
 
-def dcgan_model(channels_last: bool, precision: str = "float32"):
+def dcgan_model(channels_last: bool):
+    """A small transposed-convolution generator model for (3, 16, 16) images, seed 0."""
     cfg = load_config([], ["model.latent_dim=8", "model.generator.kind=dcgan", "model.generator.ngf=4",
-                           f"model.generator.channels_last={str(channels_last).lower()}",
-                           f"train.precision={precision}", "train.batch_size=3"])
-    model = new_model(cfg, (3, 16, 16), torch.device("cpu"))
-    return cfg, model
+                           f"model.generator.channels_last={str(channels_last).lower()}"])
+    return new_model(cfg, (3, 16, 16), torch.device("cpu"))
 
 
 def test_channels_last_generator_is_the_same_function_and_gradient():
-    (_, plain), (_, nhwc) = dcgan_model(False), dcgan_model(True)
+    plain, nhwc = dcgan_model(False), dcgan_model(True)
     convs = [m for m in nhwc.generator.net if isinstance(m, torch.nn.ConvTranspose2d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     assert not plain.generator.net[0].weight.is_contiguous(memory_format=torch.channels_last)
-    x, y = torch.randn(3, 5, 8), torch.randn(3, 3, 16, 16)  # (B, N, d_x), (B, C, H, W)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(3, 5, 8, generator=gen), torch.randn(3, 3, 16, 16, generator=gen)  # (B, N, d_x), (B, C, H, W)
     out = nhwc.decode(x)
     assert out.shape == (3, 5, 3, 16, 16)
     assert nhwc.generator(x[0]).is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, plain.decode(x), rtol=1e-5, atol=1e-6)
-    grads = [torch.autograd.grad(m.V(x, y).sum(), list(m.generator.parameters())) for m in (plain, nhwc)]
-    for a, b in zip(*grads):  # float32 sums in another order: rounding relative to the gradient's scale
+    param_grads = [torch.autograd.grad(m.V(x, y).sum(), list(m.generator.parameters())) for m in (plain, nhwc)]
+    pairs = [*zip(*param_grads), (plain.grad_x_V(x, y), nhwc.grad_x_V(x, y))]
+    # float32 sums in another order: rounding relative to each gradient's scale (measured at most 1e-6 over 60 draws)
+    for a, b in pairs:
         assert (b - a).abs().max() <= 1e-5 * a.abs().max()
-    torch.testing.assert_close(nhwc.grad_x_V(x, y), plain.grad_x_V(x, y), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["ebipla", "lebm"])
 def test_bfloat16_precision_computes_in_bf16_and_keeps_float32_state(method):
-    exact = dcgan_model(True)[1].decode(torch.ones(2, 8))  # float32, the same initial weights
+    exact = dcgan_model(True).decode(torch.ones(2, 8))  # float32, the same initial weights
     cfg = load_config([], [f"algorithm.name={method}", "model.latent_dim=8", "model.generator.kind=dcgan",
                            "model.generator.ngf=4", "train.precision=bfloat16", "train.batch_size=3",
                            "algorithm.n_prior_steps=2", *(["algorithm.warmup_iters=0"] if method == "ebipla" else [])])
@@ -215,7 +216,7 @@ def test_bfloat16_precision_computes_in_bf16_and_keeps_float32_state(method):
     low = model.decode(torch.ones(2, 8))
     assert low.dtype == torch.float32 and not torch.equal(low, exact)
     assert (low - exact).abs().max() < 0.05 * exact.abs().max()  # bfloat16 rounding, not another function
-    y = torch.rand(3, 3, 16, 16) * 2 - 1
+    y = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     state, metrics = ALGORITHMS[method].step(state, (torch.arange(3), y), torch.Generator().manual_seed(1))
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert all(math.isfinite(float(v)) for v in metrics.values())
