@@ -120,6 +120,11 @@ class _Setting:
         self.state.model.zero_grad(set_to_none=True)
 
 
+def variant_overrides(overrides: list[str], variant: str) -> list[str]:
+    """The run configs' overrides for a variant: ``overrides``, then the variant's KEY=VALUE unless "default"."""
+    return [*overrides, *([variant] if variant != "default" else [])]
+
+
 def _setting(dataset: str, method: str, n: int, batch_size: int, n_prior_steps: int, device: torch.device,
              overrides: list[str], variant: str = "default") -> _Setting:
     key = "n_particles" if method == "ebipla" else "n_posterior_steps"
@@ -202,7 +207,7 @@ def bench_images(datasets: list[str], methods: list[tuple[str, int]], batch_size
     _validate(datasets, methods, batch_size, n_prior_steps, runs, steps_per_run, warmup_steps)
     if compare is not None and "=" not in compare:
         raise ConfigError(f"compare must be KEY=VALUE, e.g. model.generator.channels_last=false (got {compare!r}).")
-    variants = [("default", list(overrides))] + ([(compare, [*overrides, compare])] if compare else [])
+    variants = [(v, variant_overrides(overrides, v)) for v in ("default", *([compare] if compare else []))]
     device = resolve_device(device_name)
     timed = _timer(device)
     rows = []

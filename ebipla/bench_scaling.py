@@ -207,11 +207,10 @@ def fit_cost_model(rows: list[dict]) -> dict:
                no_noise_a_s=float(a0), no_noise_b_s=float(b0), no_noise_max_rel_residual=max(res0))
     if all("noise_s" in r for r in rows):
         fit["c_direct_s"] = statistics.median(r["noise_s"] / (r["M"] * r["N"]) for r in rows)
+        fit["m_spread_without_noise"] = max(_m_spreads(rows).values())
     if all("prior_chain_s" in r for r in rows):
         fit["chain_predicted_over_measured"] = statistics.median(
             b * r["B"] * r["J"] / r["prior_chain_s"] if r["prior_chain_s"] > 0 else math.nan for r in rows)
-    if all("noise_s" in r for r in rows):
-        fit["m_spread_without_noise"] = max(_m_spreads(rows).values())
     return fit
 
 
@@ -253,9 +252,9 @@ def _model_fields(row: dict, fit: dict) -> dict:
             "model_epoch_s": model * row["iters_per_epoch"]}
 
 
-def crossover_m(fit: dict, n: int, n_prior_steps: int, batch_size: int, c_key: str = "c_s") -> float:
+def crossover_m(fit: dict, n: int, n_prior_steps: int, batch_size: int) -> float:
     """The M at which the all-particle noise (c M N per iteration) equals the network work (b B (N + J))."""
-    c = fit.get(c_key, math.nan)
+    c = fit.get("c_s", math.nan)
     return fit["b_s"] * batch_size * (n + n_prior_steps) / (c * n) if c > 0 else math.inf
 
 
@@ -482,7 +481,8 @@ def write_scaling(out_csv: str | Path, ms: Sequence[int] = DEFAULT_MS, ns: Seque
     r0 = rows[0]
     print(f"EBIPLA scaling, Swiss roll, B = {batch_size}, J = {n_prior_steps}, {r0['device']}, torch {r0['torch']}; "
           f"medians of {repeats} interleaved rounds, load average {r0['load_avg']:.1f}")
-    print("Phase shares: prior chain, posterior (gather, drift, scatter, all-particle noise), losses, optimiser.")
+    print("Phase shares: prior chain, posterior (scatter and all-particle noise; with losses at X_{k+1} also the "
+          "gather and drift), losses (with losses at X_k, the default, also the gather and drift), optimiser.")
     print(format_scaling_table(rows))
     print()
     print(format_fit(rows))

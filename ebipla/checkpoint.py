@@ -4,8 +4,9 @@ Nothing is ever half-written: every output goes to a temporary file in the same 
 writing process, see :func:`temp_files`), is flushed to disk, and then renamed over the target (``os.replace`` is
 atomic on POSIX), so a reader sees the old file or the new one, never a mixture. A write that fails (a full disk,
 no permission) removes its temporary file, leaves the target as it was, and raises :class:`OutputError` naming the
-file; only a process killed outright (SIGKILL) leaves its temporary file behind, which
-:func:`remove_stale_temp_files` deletes on the next run.
+file; only a process killed outright (SIGKILL) leaves its temporary file behind. For a run directory's training
+outputs the next ``ebipla train`` there deletes them (:func:`remove_stale_temp_files`, under the run's lock); other
+leftovers (``.<name>.<unique>.tmp``) are harmless and can be deleted by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import io
 import json
 import logging
@@ -45,6 +47,15 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         _write_and_replace(path, write)
     except OSError as exc:
         raise OutputError(write_failure_message(path, exc)) from exc
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise OutputError(f"{path} was written, but syncing its directory to disk failed ({exc.strerror}); the "
+                          "new file may not survive a crash of the machine.") from exc
 
 
 def _write_and_replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -61,11 +72,6 @@ def _write_and_replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_failure_message(path: Path, exc: OSError) -> str:
@@ -89,12 +95,7 @@ def temp_files(path: str | Path) -> list[Path]:
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    return sorted(path.parent.glob(f"{glob_escape(_temp_prefix(path))}*{TEMP_SUFFIX}"))
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with glob's special characters taken literally."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+    return sorted(path.parent.glob(f"{glob.escape(_temp_prefix(path))}*{TEMP_SUFFIX}"))
 
 
 def remove_stale_temp_files(paths: list[Path]) -> None:
@@ -111,7 +112,7 @@ def remove_stale_temp_files(paths: list[Path]) -> None:
 
 @contextlib.contextmanager
 def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
-    """Hold an exclusive, non-blocking ``flock`` on the file ``path`` (created, and removed again on exit).
+    """Hold an exclusive, non-blocking ``flock`` on the file ``path`` (created; removed again on exit if it was locked).
 
     A second process asking for the same lock gets a :class:`CheckpointError` that names ``what`` it protects.
     The kernel drops the lock when its process dies, so a killed run never blocks the next one. Where the file

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train a run into DIR, resuming from DIR/checkpoint.pt when it exists. Exit "
                                    "status: 0 done; 2 bad input; 3 diverged (see train.divergence for automatic "
                                    "recovery); 75 stopped by SIGTERM or SIGUSR1 after writing a checkpoint: run the "
-                                   "same command again to resume.")
+                                   "same command again to resume; 130 interrupted by Ctrl-C.")
     _add_config_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run directory")
     p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N)")
@@ -123,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
 
     p = sub.add_parser("bench", help="seconds per iteration of EBIPLA and LEBM next to bare network cost")
-    p.add_argument("--out", default="results/bench/synthetic.csv", metavar="FILE", help="CSV output")
+    p.add_argument("--out", metavar="FILE", help="CSV output (default: results/bench/synthetic.csv, chain.csv with "
+                   "--chain-variants, scaling.csv with --scaling)")
     p.add_argument("--particles", type=int, nargs="+", default=[4, 16, 64], metavar="N")
     p.add_argument("--prior-steps", type=int, default=500, metavar="J")
     p.add_argument("--batch-size", type=int, default=1000, metavar="B")
@@ -244,16 +245,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.scaling:
             from .bench_scaling import write_scaling
 
-            out = "results/bench/scaling.csv" if args.out == "results/bench/synthetic.csv" else args.out
-            write_scaling(out, repeats=args.repeats, device_name=args.device)
+            write_scaling(args.out or "results/bench/scaling.csv", repeats=args.repeats, device_name=args.device)
             return 0
         if args.chain_variants:
             from .bench import run_chain_bench
 
-            out = "results/bench/chain.csv" if args.out == "results/bench/synthetic.csv" else args.out
-            run_chain_bench(out, args.prior_steps, args.batch_size, args.repeats, args.device)
+            run_chain_bench(args.out or "results/bench/chain.csv", args.prior_steps, args.batch_size, args.repeats,
+                            args.device)
             return 0
-        run_bench(args.out, args.particles, args.prior_steps, args.batch_size, args.repeats, args.device)
+        run_bench(args.out or "results/bench/synthetic.csv", args.particles, args.prior_steps, args.batch_size,
+                  args.repeats, args.device)
         return 0
     if args.command == "bench-images":
         from .bench_images import write_bench_images

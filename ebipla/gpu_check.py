@@ -28,11 +28,10 @@ import torch
 
 from .algorithms.bank import new_bank
 from .algorithms.base import backward_losses
-from .bench_images import _setting
+from .bench_images import _setting, paper_table4, variant_overrides
 from .checkpoint import atomic_write_text
-from .run import new_model, resolve_device
+from .run import describe_device, new_model, resolve_device
 
-PAPER_TABLE4_CIFAR10 = {"ebipla": 0.99, "lebm": 2.06}  # seconds per step, one RTX 3090
 SETTINGS = (("ebipla", 10), ("lebm", 10), ("lebm", 20))  # (method, N)
 VARIANTS = ("default", "model.generator.channels_last=false", "train.precision=bfloat16")
 
@@ -76,8 +75,7 @@ def check_bank(device: torch.device, shape: tuple[int, int, int] = (50_000, 10, 
 def time_method(method: str, n: int, device: torch.device, steps: int, overrides: list[str],
                 variant: str = "default") -> dict:
     """Seconds per training step (CUDA events; the sync check on CUDA) after 3 warm-up steps."""
-    s = _setting("cifar10", method, n, 128, 60, device, [*overrides, *([variant] if variant != "default" else [])],
-                 variant)
+    s = _setting("cifar10", method, n, 128, 60, device, variant_overrides(overrides, variant), variant)
     for _ in range(3):  # warm-up: allocations, cuBLAS handles, autotuning
         s.step()
     cuda = device.type == "cuda"
@@ -113,14 +111,15 @@ def time_method(method: str, n: int, device: torch.device, steps: int, overrides
 def run_gpu_check(out: str | Path, device_name: str = "auto", steps: int = 20, overrides: list[str] = (),
                   variants: tuple[str, ...] = VARIANTS, bank_shape: tuple[int, int, int] = (50_000, 10, 100)) -> dict:
     device = resolve_device(device_name)
-    result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+    paper_s = {m: paper_table4("cifar10", m)[0] for m, _ in SETTINGS}  # one RTX 3090
+    result = {"device": describe_device(device),
               "torch": torch.__version__, "gradients_vs_cpu": check_gradients(device, list(overrides)),
               "bank": check_bank(device, bank_shape),
               "timings": [time_method(m, n, device, steps, list(overrides), v) for v in variants for m, n in SETTINGS],
-              "paper_table4_cifar10_s": PAPER_TABLE4_CIFAR10, "sync_checked": device.type == "cuda"}
+              "paper_table4_cifar10_s": paper_s, "sync_checked": device.type == "cuda"}
     default = {(r["method"], r["N"]): r["mean_s"] for r in result["timings"] if r["variant"] == "default"}
     for row in result["timings"]:
-        row["paper_over_ours"] = PAPER_TABLE4_CIFAR10[row["method"]] / row["mean_s"]
+        row["paper_over_ours"] = paper_s[row["method"]] / row["mean_s"]
         if (row["method"], row["N"]) in default:
             row["default_over_this"] = default[row["method"], row["N"]] / row["mean_s"]
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")

@@ -48,7 +48,8 @@ def prior_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: 
 
     alpha is fixed along the chain, so the energy's gradient is set up once (``grad_x_fn``) for all J steps.
     ``dtype=torch.bfloat16`` evaluates nabla_x U_alpha in bfloat16 (the chain's state and noise stay in x0's
-    dtype): an option, off by default and in every training config; ``ebipla bench --chain-variants`` times it.
+    dtype): off by default, on in training with ``train.precision: bfloat16``; ``ebipla bench --chain-variants``
+    times it.
     """
     return ula_chain(energy.grad_x_fn(dtype), x0, gamma, noise)
 

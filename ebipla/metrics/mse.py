@@ -40,9 +40,10 @@ def adam_plateau(model: LatentEBM, y: torch.Tensor, x: torch.Tensor, iterations:
     lrs = torch.full((len(x), 1), lr, dtype=x.dtype, device=x.device)
     best = torch.full((len(x),), float("inf"), dtype=x.dtype, device=x.device)
     bad = torch.zeros(len(x), dtype=torch.long, device=x.device)
+    grad_fn = model.grad_x_posterior_fn(y)  # the parameters stay fixed: set the energy's gradient up once
     for step in range(1, iterations + 1):
         objective = map_objective(model, x, y)  # at the current x, as loss.backward() would see it
-        grad = model.grad_x_posterior(x, y)
+        grad = grad_fn(x)
         # Adam (torch.optim.Adam's update, with a learning rate per image).
         m.mul_(BETAS[0]).add_(grad, alpha=1 - BETAS[0])
         v.mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])

@@ -158,7 +158,7 @@ class EnergyMLP(nn.Module):
             return t if t is None or dtype is None else t.to(dtype)
 
         forward = [linear_fn(cast(layer.weight), cast(layer.bias)) for layer in self.hidden]  # h -> z
-        backward = [linear_fn(cast(layer.weight.t()), None) for layer in self.hidden]  # g -> g W
+        backward = [linear_fn(cast(layer.weight.t().contiguous()), None) for layer in self.hidden]  # g -> g W
         w_out, act, act_backward, d_x = cast(self.out.weight.detach()), self.act, self.act_backward, self.d_x
         tilt = None if self.prior_sigma is None else 1.0 / self.prior_sigma**2
 
@@ -167,13 +167,13 @@ class EnergyMLP(nn.Module):
             flat = x.reshape(-1, d_x)  # (n, d_x)
             pre = []
             h = flat if dtype is None else flat.to(dtype)
-            for linear in forward:
-                z = linear(h)  # (n, width)
+            for product in forward:
+                z = product(h)  # (n, width)
                 pre.append(z)
                 h = act(z)
             g = w_out.expand(flat.shape[0], -1)  # dU/dh for the last hidden layer, (n, width)
-            for linear, z in zip(reversed(backward), reversed(pre)):
-                g = linear(act_backward(g, z))  # (n, fan_in)
+            for product, z in zip(reversed(backward), reversed(pre)):
+                g = product(act_backward(g, z))  # (n, fan_in)
             g = g.to(x.dtype)
             if tilt is not None:
                 g = g + flat * tilt

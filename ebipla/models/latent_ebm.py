@@ -27,7 +27,7 @@ class LatentEBM(nn.Module):
         self.d_x = d_x
         self.obs_shape: tuple[int, ...] = tuple(generator.obs_shape)
         # Lower precision for the generator's passes and the chains' latent gradients (train.precision), set by
-        # the algorithms' init_state; None (float32) everywhere else, evaluation included.
+        # the algorithms' init_state; None (float32) otherwise: evaluation loads a fresh model, so it is float32.
         self.compute_dtype: torch.dtype | None = None
 
     def decode(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
@@ -62,7 +62,7 @@ class LatentEBM(nn.Module):
 
     def grad_x_posterior(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """nabla_x phi_y = nabla_x U_alpha(x) + nabla_x V_beta(x, y) (eq. 29)."""
-        return self.energy.grad_x(x) + self.grad_x_V(x, y)
+        return self.grad_x_posterior_fn(y)(x)
 
     def grad_x_posterior_fn(self, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """x -> nabla_x phi_y(x) for fixed parameters and y: the energy's part is set up once for a whole chain."""
