@@ -30,6 +30,12 @@ def save_figure(fig: plt.Figure, *paths: str | Path) -> None:
     plt.close(fig)
 
 
+def save_both(fig: plt.Figure, prefix: str | Path) -> None:
+    """:func:`save_figure` to ``<prefix>.pdf`` and ``<prefix>.png``."""
+    prefix = Path(prefix)
+    save_figure(fig, prefix.with_suffix(".pdf"), prefix.with_suffix(".png"))
+
+
 def wrap(text: str, width: int = 80) -> str:
     """A caption broken into lines of at most ``width`` characters."""
     return "\n".join(textwrap.wrap(text, width))

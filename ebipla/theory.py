@@ -5,8 +5,9 @@ Paper section 3, Theorem 1 (Algorithm 1 with the exact prior expectation, iterat
     E[|theta_k - theta*|^2]^{1/2} <= (1 - mu h)^k C0 + C1 h^{1/2} + C2 / sqrt(MN),
     C1 = 1.65 (L / mu) sqrt((d_theta + MN d_x) / (MN)),   C2 = sqrt(d_theta / mu).
 
-Toy model (tests/test_theory.py derives all of this): x_m ~ N(alpha, I_d), y_m | x_m ~ N(x_m, sigma^2 I_d), identity
-generator, theta = alpha, d_theta = d_x = d. The MMLE is alpha* = mean(y). Per coordinate, phi_y has the Hessian
+Toy model (tests/test_theory.py derives its stationary law): x_m ~ N(alpha, I_d), y_m | x_m ~ N(x_m, sigma^2 I_d),
+identity generator, theta = alpha, d_theta = d_x = d. The MMLE is alpha* = mean(y). Per coordinate, phi_y has the
+Hessian
 
     A = [[1, -1], [-1, 1 + 1 / sigma^2]]   in (alpha, x),
 
@@ -62,7 +63,7 @@ import numpy as np
 import torch
 
 from .checkpoint import atomic_write_text
-from .plotting import plt, save_figure, wrap
+from .plotting import plt, save_both, wrap
 
 DIM, ALPHA_TRUE, SIGMA, H = 4, 3.0, 1.0, 0.02
 STUDY_DIM = 64  # coordinates pooled by theory_study: independent replicas of the 1-d problem, nearly free at small MN
@@ -260,5 +261,4 @@ def theory_figure(csv_path: str | Path, prefix: str | Path, title: str) -> None:
         ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.suptitle(wrap(title, 110), fontsize=8)
     fig.tight_layout()
-    prefix = Path(prefix)
-    save_figure(fig, prefix.with_suffix(".pdf"), prefix.with_suffix(".png"))
+    save_both(fig, prefix)

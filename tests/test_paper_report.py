@@ -95,8 +95,7 @@ def test_report_compares_with_the_paper_and_traces_every_number(workdir):
     seconds = rows["SVHN seconds per step, EBIPLA N=10 (5 runs)"]
     assert seconds["within"] == "yes"  # 0.31 ± 0.01 against 0.33 ± 0.07
     assert "no uncertainty stated" == rows["SVHN GFLOPs per step, EBIPLA N=10 (1 run)"]["within"]
-    assert "paper" in rows["SVHN seconds per step, LEBM N=20 (5 runs)"] and \
-        rows["SVHN seconds per step, LEBM N=20 (5 runs)"]["paper"] == "– (not in the paper)"  # paper: N = 10
+    assert rows["SVHN seconds per step, LEBM N=20 (5 runs)"]["paper"] == "– (not in the paper)"  # paper: N = 10
     assert check_report(workdir, "SCALE NOTE") == len(rows) + len(sweep)
     text = (paper / "report.md").read_text()
     assert "results/runs/images/svhn/ebipla/N10/paper/seed0/config.yaml`: trained on cpu (test)" in text

@@ -96,10 +96,9 @@ def test_flop_counter_counts_onednn_products():
     assert flops() == expected > 0
 
 
-def test_latent_gradient_function_and_single_call_agree():
+def test_latent_gradient_keeps_leading_dims_and_matches_autograd():
     energy = energy_mlp("silu", 2.0)
     x = torch.randn(4, 300, 2)  # leading dims (B, N)
-    torch.testing.assert_close(energy.grad_x_fn()(x), energy.grad_x(x), rtol=0, atol=0)
     xg = x.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(energy(xg).sum(), xg)
     torch.testing.assert_close(energy.grad_x(x), expected, rtol=1e-5, atol=1e-6)
@@ -162,10 +161,11 @@ def test_steps_report_their_phases_only_when_collected(overrides):
     with collect_phase_times() as times:
         algo.step(state, (idx, y[idx]), gen)
     assert set(times) == set(PHASES) and all(t >= 0 for t in times.values())
+    collected = dict(times)
     algo.step(state, (idx, y[idx]), gen)  # outside a collection: nothing recorded, nothing fails
-    assert set(times) == set(PHASES)
     with phase("losses", torch.device("cpu")):
         pass
+    assert times == collected
 
 
 def test_bench_setting_reports_phase_shares():

@@ -77,7 +77,7 @@ def test_ula_prior_expectation_bias_shrinks_with_j():
 @pytest.fixture(scope="module")
 def quick_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("theory") / "theory_study.csv"
-    rows = write_theory_study(out, "quick")  # ~25 s on 2 shared cores
+    rows = write_theory_study(out, "quick")  # 25-33 s on 2 cores
     return rows, out
 
 

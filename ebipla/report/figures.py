@@ -17,7 +17,7 @@ from ..config import load_config
 from ..data.images import as_numpy_grid
 from ..evaluate import particles_or_steps
 from ..evaluate_images import INTERPOLATIONS
-from ..plotting import landscape, plt, save_figure, scatter, wrap
+from ..plotting import landscape, plt, save_both, scatter, wrap
 from .paper_values import DATASET_LABELS
 from .tables import METHOD_LABELS
 
@@ -30,11 +30,6 @@ def _run_info(run_dir: Path) -> tuple[str, str, int, int]:
 def _limits(points: np.ndarray) -> tuple[float, float]:
     span = float(np.abs(points).max()) * 1.15
     return -span, span
-
-
-def save_both(fig: plt.Figure, prefix: str | Path) -> None:
-    prefix = Path(prefix)
-    save_figure(fig, prefix.with_suffix(".pdf"), prefix.with_suffix(".png"))
 
 
 def samples_and_landscapes(run_dirs: list[str | Path], data_files: list[str | Path], prefix: str | Path,

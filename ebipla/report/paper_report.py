@@ -3,7 +3,8 @@ difference, and whether it lies within the paper's stated uncertainty; with the 
 
 Generated from the long-form table CSVs (``paper_tables``), which carry our values and the run directories (or
 timing CSV) they came from; never written by hand. A row's ``source`` names that file and field, so that each of our
-numbers can be traced (``tests/test_paper_report.py`` recomputes every one of them from its source).
+numbers can be traced (``tests/paper_checks.py``'s ``check_report``, run by the report, SLURM and DVC tests,
+recomputes every one of them from its source).
 
 Agreement ("within"): |ours - paper| <= 2 sqrt(u_paper^2 + u_ours^2), u being the stated standard error (Tables 1
 and 2(b)) or standard deviation (Table 4's times) and u_ours = 0 for a single run; "no uncertainty stated" where

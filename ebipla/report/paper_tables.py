@@ -45,7 +45,7 @@ def ours(metrics_files: list[str | Path], metrics: tuple[str, ...] = ("mse", "fi
     return rows
 
 
-def _wide(long: pd.DataFrame, columns: list[tuple[str, str]], labels: dict[str, str] | None = None) -> pd.DataFrame:
+def _wide(long: pd.DataFrame, columns: list[tuple[str, str]]) -> pd.DataFrame:
     """One row per (model, source), one column per (data set, metric), cells formatted as mean ± uncertainty."""
     out = []
     for (model, source), group in long.groupby(["model", "source"], sort=False):
@@ -53,8 +53,7 @@ def _wide(long: pd.DataFrame, columns: list[tuple[str, str]], labels: dict[str, 
                  for r in group.itertuples()}
         line = {"model": model, "source": source}
         for dataset, metric in columns:
-            name = (labels or {}).get(metric) or f"{pv.DATASET_LABELS[dataset]} {METRIC_LABELS[metric]}"
-            line[name] = cells.get((dataset, metric), "–")
+            line[f"{pv.DATASET_LABELS[dataset]} {METRIC_LABELS[metric]}"] = cells.get((dataset, metric), "–")
         out.append(line)
     return pd.DataFrame(out)
 

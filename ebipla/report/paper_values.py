@@ -16,7 +16,6 @@ class Value(NamedTuple):
     uncertainty: float | None = None
 
 
-IMAGE_SETS = ("svhn", "cifar10", "celeba64")  # Table 1's columns, in the paper's order: SVHN, CIFAR-10, CelebA64
 DATASET_LABELS = {"svhn": "SVHN", "cifar10": "CIFAR-10", "celeba64": "CelebA64", "celebahq": "CelebA-HQ",
                   "digits": "digits (offline)", "swissroll": "Swiss roll", "moons": "half-moons", "circle": "circle"}
 
@@ -76,4 +75,3 @@ LITERATURE: dict[str, tuple[str, list[tuple[str, float]]]] = {
         ("2s-VAE", 44.40), ("RAE", 40.95), ("DCGAN", 12.50), ("Glow", 23.32), ("LEBM", 37.87), ("SM-LEBM", 41.21),
         ("ED-LEBM", 36.73), ("EBM-FCE", 12.21), ("DDAEBM", 10.29), ("GEBM", 5.21), ("CoopFlow", 4.15)]),
 }
-LITERATURE_TITLES = {"table5": "Table 5 (CIFAR-10)", "table6": "Table 6 (SVHN)", "table7": "Table 7 (CelebA)"}

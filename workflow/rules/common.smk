@@ -139,17 +139,9 @@ def ablation_runs():
 
 
 def image_runs():
-    """Every image run of every experiment (Table 1, Table 2a, Table 2b, or the digits)."""
-    runs = []
-    for exp in IMG["experiments"]:
-        for d in exp["datasets"]:
-            for m, particles in exp["methods"].items():
-                for n in particles:
-                    for s in exp["seeds"]:
-                        run = run_dir("images", d, m, n, "paper", s)
-                        if run not in runs:
-                            runs.append(run)
-    return runs
+    """Every image run of every experiment (table1, table2a, table2b), each once, in order."""
+    runs = [r for exp in IMG["experiments"] for r in experiment_runs(exp["name"])]
+    return list(dict.fromkeys(runs))
 
 
 # ---------------------------------------------------------------------------------------------- FID
