@@ -36,12 +36,14 @@ def particles_or_steps(cfg: RunConfig) -> int:
     return algo.n_posterior_steps if algo.name == "lebm" else algo.n_particles
 
 
-def run_fields(cfg: RunConfig, iteration: int) -> dict:
-    """What every metrics.json records about the run it evaluates: the sampler, the iteration, data set, method,
-    N and seed (the fields the tables group by)."""
+def run_fields(cfg: RunConfig, payload: dict) -> dict:
+    """What every metrics.json records about the run it evaluates (``payload``: its checkpoint): the sampler, the
+    iteration, data set, method, N and seed (the fields the tables group by), and the divergence recoveries that
+    training went through with the step scale they left (train.divergence; the tables count recovered runs)."""
     n_steps, gamma = sampler_settings(cfg)
-    return {"sampler_steps": n_steps, "sampler_gamma": gamma, "iteration": iteration, "dataset": cfg.data.name,
-            "algorithm": cfg.algorithm.name, "n": particles_or_steps(cfg), "seed": cfg.seed}
+    return {"sampler_steps": n_steps, "sampler_gamma": gamma, "iteration": payload["iteration"],
+            "dataset": cfg.data.name, "algorithm": cfg.algorithm.name, "n": particles_or_steps(cfg), "seed": cfg.seed,
+            "divergence_recoveries": payload.get("recoveries", 0), "step_scale": payload.get("step_scale", 1.0)}
 
 
 def draw_latents(model: LatentEBM, cfg: RunConfig, n: int | None = None) -> torch.Tensor:
@@ -114,7 +116,7 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
         "mmd_bandwidth_rule": "fixed" if cfg.eval.mmd_bandwidth else "median heuristic",
         "n_samples": cfg.eval.n_samples,
         "n_eval_points": cfg.eval.n_eval_points,
-        **run_fields(cfg, trained.payload["iteration"]),
+        **run_fields(cfg, trained.payload),
         "n_prior_steps": cfg.algorithm.n_prior_steps,
         "note": "MMD^2 is an addition: the paper reports no synthetic metric",
     }

@@ -134,7 +134,7 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
         "mse": mse["mse"] if mse else None,
         "mse_01": mse["mse_01"] if mse else None,
         "mse_images": mse["n_images"] if mse else 0,
-        **run_fields(cfg, trained.payload["iteration"]),
+        **run_fields(cfg, trained.payload),
     }
     atomic_save_npz(run_dir / rundir.SAMPLES, grid=grid.numpy())
     atomic_save_npz(run_dir / INTERPOLATIONS, **arrays)

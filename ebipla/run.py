@@ -15,6 +15,7 @@ Layout of ``results/<run>/``::
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_checkpoint
-from .config import RunConfig, config_from_layers
+from .config import AlgorithmConfig, RunConfig, config_from_layers
 from .config.loader import parse_override
 from .data import TrainingSet, training_set
 from .errors import ConfigError
@@ -90,6 +91,16 @@ class TrainedRun:
     payload: dict  # the checkpoint's contents (particles, iteration, ...)
 
 
+STEP_FIELDS = ("h", "warmup_h", "gamma")  # the Langevin step sizes that a divergence recovery shrinks
+
+
+def scaled_steps(algo: AlgorithmConfig, scale: float) -> AlgorithmConfig:
+    """``algo`` with its Langevin step sizes (the STEP_FIELDS it has) multiplied by ``scale``."""
+    if scale == 1.0:
+        return algo
+    return dataclasses.replace(algo, **{f: getattr(algo, f) * scale for f in STEP_FIELDS if hasattr(algo, f)})
+
+
 def load_run(run_dir: str | Path, device: torch.device | None = None, eval_overrides: list[str] = ()) -> TrainedRun:
     """The config and trained model of a run directory, from its checkpoint. ``eval_overrides`` (key=value, keys
     under ``eval.``) change how the run is evaluated, never what was trained."""
@@ -105,6 +116,8 @@ def load_run(run_dir: str | Path, device: torch.device | None = None, eval_overr
             nested = {key: nested}
         layers.append((nested, "command line"))
     cfg = config_from_layers(layers)
+    # Steps shrunk by divergence recoveries stay in force: the sampler is the one training ended with.
+    cfg = dataclasses.replace(cfg, algorithm=scaled_steps(cfg.algorithm, payload.get("step_scale", 1.0)))
     device = device or resolve_device(cfg.device)
     model = new_model(cfg, tuple(payload["obs_shape"]), device)
     model.load_state_dict(payload["model"])

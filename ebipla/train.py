@@ -11,16 +11,15 @@ Fault tolerance (the exit statuses are those of :mod:`ebipla.errors`):
   the same command again to resume; Snakemake's ``retries`` do so on a cluster. SIGKILL loses at most the
   iterations since the last checkpoint: every write is atomic, so the previous checkpoint is intact.
 * Divergence. Every ``log_every`` and ``checkpoint_every`` iterations, and before any checkpoint, the losses, the
-  particle bank and the parameters must be finite; otherwise ``train.divergence`` decides: stop with
-  :class:`DivergenceError` (exit 3) keeping the last good checkpoint, or recover from it with smaller particle
-  steps (see :class:`~ebipla.config.schema.DivergenceConfig`).
+  particle bank and the parameters must be finite and the energy loss within ``train.divergence.max_energy_loss``;
+  otherwise ``train.divergence`` decides: stop with :class:`DivergenceError` (exit 3) keeping the last good
+  checkpoint, or recover from it with smaller Langevin steps (see :class:`~ebipla.config.schema.DivergenceConfig`).
 * One writer per run directory: a second ``ebipla train`` on the same ``--out`` is refused while the first runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -48,16 +47,16 @@ from .checkpoint import (
     remove_stale_temp_files,
     save_checkpoint,
 )
-from .config import AlgorithmConfig, RunConfig, config_from_dict, dump_yaml, to_dict
+from .config import RunConfig, config_from_dict, dump_yaml, to_dict
 from .data import TrainingSet
 from .errors import CheckpointError, ConfigError, DivergenceError, TrainingStopped
+from .run import STEP_FIELDS, scaled_steps
 
 log = logging.getLogger("ebipla.train")
 
 STREAM_NOISE, STREAM_BATCHES = 1, 2  # derive_seed tags
 IGNORED_ON_RESUME = ("device", "train.divergence")  # config keys (and sections) that may change on resume
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
-STEP_FIELDS = ("h", "warmup_h")  # the particle step sizes that a divergence recovery shrinks
 LOCK = ".train.lock"  # held in the run directory while a training process writes to it
 RUN_OUTPUTS = (rundir.CHECKPOINT, rundir.CONFIG, rundir.TRAIN_METRICS, rundir.TRAIN_SUMMARY)
 
@@ -160,34 +159,33 @@ def _get(d: dict, dotted: str):
     return d
 
 
-def scaled_steps(algo: AlgorithmConfig, scale: float) -> AlgorithmConfig:
-    """``algo`` with its particle step sizes (STEP_FIELDS it has) multiplied by ``scale``."""
-    if scale == 1.0:
-        return algo
-    return dataclasses.replace(algo, **{f: getattr(algo, f) * scale for f in STEP_FIELDS if hasattr(algo, f)})
-
-
 # ------------------------------------------------------------------------------------------------ guard
 
 
-def first_non_finite(state: TrainState, metrics: dict) -> str | None:
-    """The name of the first non-finite loss, particle bank or parameter, or None.
+def first_diverged(state: TrainState, metrics: dict, max_energy_loss: float) -> str | None:
+    """Why the state has diverged, naming the first culprit, or None: a non-finite loss, particle bank or
+    parameter, or an energy loss ``loss_energy`` beyond +-``max_energy_loss`` (train.divergence).
 
-    One reduction and one host-device synchronisation when all is finite; the culprit is searched only otherwise.
+    One reduction and one host-device synchronisation when all is well; the culprit is searched only otherwise.
     """
     tensors = [*metrics.values(), *([state.particles] if state.particles is not None else []),
                *state.model.parameters()]
-    if bool(torch.stack([torch.isfinite(t).all().to(tensors[0].device) for t in tensors]).all()):
+    device = tensors[0].device
+    checks = [torch.isfinite(t).all().to(device) for t in tensors]
+    if "loss_energy" in metrics:
+        checks.append(metrics["loss_energy"].abs() <= max_energy_loss)
+    if bool(torch.stack(checks).all()):
         return None
     for name, value in metrics.items():
         if not torch.isfinite(value).all():
-            return f"the loss '{name}' ({float(value)})"
+            return f"the loss '{name}' ({float(value)}) is not finite"
     if state.particles is not None and not torch.isfinite(state.particles).all():
-        return "the particle bank"
+        return "the particle bank is not finite"
     for name, p in state.model.named_parameters():
         if not torch.isfinite(p).all():
-            return f"the parameter '{name}'"
-    return None
+            return f"the parameter '{name}' is not finite"
+    return (f"the energy ran away: |loss_energy| = {abs(float(metrics['loss_energy'])):.3g} exceeds "
+            f"train.divergence.max_energy_loss = {max_energy_loss:g}")
 
 
 # ------------------------------------------------------------------------------------------------ signals
@@ -375,7 +373,7 @@ class Trainer:
             stopping = stop_signals.requested and k < stop  # a signal during the last iteration lets it finish
             logged = k % train_cfg.log_every == 0 or k % train_cfg.checkpoint_every == 0 or k == stop
             if logged or stopping:
-                bad = first_non_finite(self.state, metrics)
+                bad = first_diverged(self.state, metrics, train_cfg.divergence.max_energy_loss)
                 if bad is not None:
                     self._diverged(bad, k, bar)  # raises, or goes back to the last good checkpoint
                     if stopping:
@@ -398,21 +396,21 @@ class Trainer:
         )
 
     def _diverged(self, bad: str, k: int, bar: tqdm) -> None:
-        """A non-finite ``bad`` at iteration ``k``: raise DivergenceError, or go back to the checkpoint."""
+        """Divergence (``bad`` says why) at iteration ``k``: raise DivergenceError, or go back to the checkpoint."""
         policy = self.cfg.train.divergence
-        what = f"training diverged: {bad} is not finite at iteration {k}"
+        what = f"training diverged at iteration {k}: {bad}"
         kept = (f"The last good checkpoint ({self.ckpt}, iteration {self.saved_at}) is kept" if self.ckpt.exists()
                 else "No checkpoint had been written yet")
         if policy.action == "stop":
             raise DivergenceError(
-                f"{what}. {kept}. To go on from it with smaller particle steps, run the same command with --set "
+                f"{what}. {kept}. To go on from it with smaller Langevin steps, run the same command with --set "
                 "train.divergence.action=recover; or lower algorithm.h, algorithm.gamma or the learning rates and "
                 "restart the run (--restart-on-config-change, or a new --out)."
             )
         if self.recoveries >= policy.max_recoveries:
             raise DivergenceError(
                 f"{what}, after {self.recoveries} recoveries (train.divergence.max_recoveries) that scaled the "
-                f"particle steps by {self.step_scale:g}. {kept}. Raise train.divergence.max_recoveries and run the "
+                f"Langevin steps by {self.step_scale:g}. {kept}. Raise train.divergence.max_recoveries and run the "
                 "same command again, or lower algorithm.gamma or the learning rates and restart the run "
                 "(--restart-on-config-change, or a new --out)."
             )

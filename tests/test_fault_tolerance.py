@@ -28,13 +28,16 @@ from hypothesis import strategies as st
 from test_train import assert_same
 
 from ebipla import run as rundir
+from ebipla.algorithms import ALGORITHMS
 from ebipla.checkpoint import atomic_write, exclusive_lock, load_checkpoint, remove_stale_temp_files, temp_files
 from ebipla.cli import main
 from ebipla.config import RunConfig, config_from_dict, dump_yaml, load_config, to_dict
 from ebipla.config.loader import parse_yaml
 from ebipla.data.images import MANIFEST, md5_of
 from ebipla.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_STOPPED, ConfigError, DivergenceError, OutputError
-from ebipla.train import LOCK, train
+from ebipla.evaluate import evaluate_run
+from ebipla.run import load_run, new_model
+from ebipla.train import LOCK, first_diverged, train
 from workflow_helpers import tool_env
 
 TINY = ["data.n_points=300", "train.batch_size=100", "algorithm.n_prior_steps=10", "model.energy.hidden=[16,16]",
@@ -198,27 +201,35 @@ def test_divergence_stops_with_status_3_names_iteration_and_quantity_and_keeps_t
     args = ["train", *sets(DIVERGING), "--out", str(run)]
     assert main(args) == EXIT_DIVERGED
     message = error_message(capsys.readouterr().err)
-    bad = int(message.split("not finite at iteration ")[1].split(".")[0])
-    assert "the particle bank" in message or "the loss" in message or "the parameter" in message
+    bad = int(message.split("diverged at iteration ")[1].split(":")[0])
+    assert any(culprit in message for culprit in ("the particle bank", "the loss", "the parameter", "the energy"))
     assert "train.divergence.action=recover" in message
     good = (run / rundir.CHECKPOINT).read_bytes()
     assert load_checkpoint(run / rundir.CHECKPOINT)["iteration"] == bad - 3
     assert main(args) == EXIT_DIVERGED  # resumes from the good checkpoint, diverges again, overwrites nothing
-    assert f"not finite at iteration {bad}." in error_message(capsys.readouterr().err)
+    assert f"diverged at iteration {bad}: " in error_message(capsys.readouterr().err)
     assert (run / rundir.CHECKPOINT).read_bytes() == good
 
 
-def test_divergence_recovery_reloads_the_checkpoint_and_shrinks_the_particle_step(tmp_path):
+def test_divergence_recovery_reloads_the_checkpoint_and_shrinks_the_langevin_steps(tmp_path):
     # The first checkpoint comes after the blow-up: recovery goes back to the one of iteration 0.
     cfg = load_config([], [*DIVERGING, "train.checkpoint_every=20", "train.divergence.action=recover",
                            "train.divergence.step_shrink=0.1"])
     train(cfg, tmp_path)
     log = (tmp_path / rundir.TRAIN_LOG).read_text()
-    assert "is not finite at iteration " in log
-    assert "recovery 1 of 3: back to the checkpoint of iteration 0 with algorithm.h 0.9 -> 0.09" in log
+    assert "training diverged at iteration " in log
+    gamma = cfg.algorithm.gamma
+    assert (f"recovery 1 of 3: back to the checkpoint of iteration 0 with algorithm.h 0.9 -> 0.09, "
+            f"algorithm.warmup_h {cfg.algorithm.warmup_h:g} -> {0.1 * cfg.algorithm.warmup_h:g}, "
+            f"algorithm.gamma {gamma:g} -> {0.1 * gamma:g} (step scale 0.1)") in log
     final = load_checkpoint(tmp_path / rundir.CHECKPOINT)
     assert final["iteration"] == 40 and final["recoveries"] >= 1
     assert final["step_scale"] == pytest.approx(0.1 ** final["recoveries"])
+    trained = load_run(tmp_path).cfg.algorithm  # evaluation samples with the steps training ended with
+    assert (trained.h, trained.gamma) == pytest.approx((0.9 * final["step_scale"], gamma * final["step_scale"]))
+    metrics = evaluate_run(tmp_path)  # and records the recoveries, which the tables count
+    assert metrics["sampler_gamma"] == pytest.approx(gamma * final["step_scale"])
+    assert (metrics["divergence_recoveries"], metrics["step_scale"]) == (final["recoveries"], final["step_scale"])
     assert torch.isfinite(final["particles"]).all()
     assert json.loads((tmp_path / rundir.TRAIN_SUMMARY).read_text())["divergence_recoveries"] == final["recoveries"]
     logged = sorted({*range(3, 41, 3), 20, 40})  # log_every and checkpoint_every; no rows of abandoned steps
@@ -228,11 +239,42 @@ def test_divergence_recovery_reloads_the_checkpoint_and_shrinks_the_particle_ste
 def test_divergence_recovery_gives_up_after_max_recoveries(tmp_path):
     cfg = load_config([], [*DIVERGING, "train.divergence.action=recover", "train.divergence.step_shrink=0.99",
                            "train.divergence.max_recoveries=1"])
-    with pytest.raises(DivergenceError, match=r"after 1 recoveries .* scaled the particle steps by 0.99") as err:
+    with pytest.raises(DivergenceError, match=r"after 1 recoveries .* scaled the Langevin steps by 0.99") as err:
         train(cfg, tmp_path)
     assert "max_recoveries" in str(err.value)
     saved = load_checkpoint(tmp_path / rundir.CHECKPOINT)
     assert saved["recoveries"] == 1 and saved["step_scale"] == 0.99 and torch.isfinite(saved["particles"]).all()
+
+
+def test_an_energy_running_away_while_finite_counts_as_divergence(tmp_path, capsys):
+    # A real run whose |L_e| exceeds the bound (set far below its real values here, on resumption: the key may
+    # change then) stops like a non-finite one, naming the quantity, the bound and the key, and keeps its last
+    # good checkpoint; at the default bound the same run resumes and trains to its end.
+    run = tmp_path / "run"
+    assert main(["train", *sets(TINY), "--out", str(run), "--until-iteration", "2"]) == 0
+    good = (run / rundir.CHECKPOINT).read_bytes()
+    args = ["train", *sets([*TINY, "train.divergence.max_energy_loss=1e-12"]), "--out", str(run)]
+    assert main(args) == EXIT_DIVERGED
+    message = error_message(capsys.readouterr().err)
+    assert "diverged at iteration 3: the energy ran away: |loss_energy| = " in message
+    assert "exceeds train.divergence.max_energy_loss = 1e-12" in message
+    assert (run / rundir.CHECKPOINT).read_bytes() == good
+    assert main(["train", *sets(TINY), "--out", str(run)]) == 0
+    assert load_checkpoint(run / rundir.CHECKPOINT)["iteration"] == 12
+
+
+def test_first_diverged_names_non_finite_values_before_a_runaway_energy():
+    cfg = load_config([], TINY)
+    model = new_model(cfg, (2,), torch.device("cpu"))
+    state = ALGORITHMS["ebipla"].init_state(cfg, model, 300, torch.Generator().manual_seed(0))
+    loss = {"loss_energy": torch.tensor(-5e6), "loss_decoder": torch.tensor(2.0)}
+    assert first_diverged(state, {**loss, "loss_energy": torch.tensor(-5.0)}, 1e6) is None
+    assert "|loss_energy| = 5e+06 exceeds train.divergence.max_energy_loss = 1e+06" in first_diverged(state, loss, 1e6)
+    assert first_diverged(state, loss, 1e7) is None
+    state.particles[3, 1, 0] = float("inf")
+    assert first_diverged(state, loss, 1e6) == "the particle bank is not finite"
+    nan_loss = {**loss, "loss_decoder": torch.tensor(float("nan"))}
+    assert first_diverged(state, nan_loss, 1e6) == "the loss 'loss_decoder' (nan) is not finite"
 
 
 # ------------------------------------------------------------------------------------------------ 3. bad input

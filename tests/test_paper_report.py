@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ebipla.report import paper_report, paper_tables
-from ebipla.report.tables import expand_pattern, run_pattern
+from ebipla.report.tables import expand_pattern, run_pattern, write_synthetic_mmd
 from paper_checks import check_report, report_rows
 
 
@@ -99,6 +99,36 @@ def test_report_compares_with_the_paper_and_traces_every_number(workdir):
     assert check_report(workdir, "SCALE NOTE") == len(rows) + len(sweep)
     text = (paper / "report.md").read_text()
     assert "results/runs/images/svhn/ebipla/N10/paper/seed0/config.yaml`: trained on cpu (test)" in text
+
+
+def test_runs_that_recovered_from_a_divergence_are_counted_and_named(workdir):
+    # Image runs: the report names each recovered run with its recoveries and step scale (from train_summary.json).
+    files = make_runs(workdir, "svhn", "ebipla", 10, {"fid": [27.0, 28.0]})
+    summary = workdir / "results/runs/images/svhn/ebipla/N10/paper/seed1/train_summary.json"
+    summary.write_text(json.dumps({"device_name": "cpu (test)", "torch": "2.x", "divergence_recoveries": 2,
+                                   "step_scale": 0.25}))
+    paper = workdir / "results" / "paper"
+    paper.mkdir(parents=True)
+    paper_tables.table1(files, ["svhn"], paper / "table1", "T1")
+    paper_report.write_report({"table1": paper / "table1.csv"}, paper / "report.md", "NOTE")
+    text = (paper / "report.md").read_text()
+    assert "seed1/config.yaml`: trained on cpu (test), torch 2.x; 2 divergence recoveries (Langevin steps x 0.25)" \
+        in text
+    assert "seed0/config.yaml`: trained on cpu (test), torch 2.x\n" in text
+    # Synthetic runs: the MMD^2 table counts them per cell, from each metrics.json (older files count as none).
+    runs = []
+    for seed, recoveries in enumerate([0, 1, None]):
+        run = workdir / f"syn{seed}"
+        run.mkdir()
+        metrics = {"mmd2": 1e-3 * (seed + 1), "n_samples": 100, "iteration": 10, "dataset": "swissroll",
+                   "algorithm": "ebipla", "n": 64, "seed": seed}
+        if recoveries is not None:
+            metrics["divergence_recoveries"] = recoveries
+        (run / "metrics.json").write_text(json.dumps(metrics))
+        runs.append(run / "metrics.json")
+    long = write_synthetic_mmd(runs, workdir / "mmd", "CAPTION")
+    assert long["recovered_runs"].tolist() == [1] and long["n_seeds"].tolist() == [3]
+    assert "2.00e-03 ± 5.8e-04 (1 of 3 runs recovered from a divergence)" in (workdir / "mmd.md").read_text()
 
 
 def test_report_check_catches_a_number_that_differs_from_its_source(workdir):

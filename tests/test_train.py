@@ -88,9 +88,9 @@ def test_divergence_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     cfg = load_config([], TINY + ["algorithm.name=ebipla", "algorithm.n_particles=4", "algorithm.h=0.9",
                                   "train.n_epochs=40", "train.checkpoint_every=3", "train.log_every=3",
                                   "data.n_points=1000", "train.batch_size=1000"])
-    with pytest.raises(DivergenceError, match=r"not finite at iteration \d+") as err:
+    with pytest.raises(DivergenceError, match=r"diverged at iteration \d+: ") as err:
         train(cfg, tmp_path)
-    bad_iteration = int(str(err.value).split("iteration ")[1].split(".")[0])
+    bad_iteration = int(str(err.value).split("diverged at iteration ")[1].split(":")[0])
     good = load_checkpoint(tmp_path / rundir.CHECKPOINT)
     assert good["iteration"] == bad_iteration - 3
     assert torch.isfinite(good["particles"]).all()

@@ -193,17 +193,25 @@ AlgorithmConfig = EbiplaConfig | EbiplaFullConfig | LebmConfig
 
 @dataclass(frozen=True)
 class DivergenceConfig:
-    """What training does when a loss, the particle bank or a parameter is no longer finite (NaN or inf).
+    """What training does when it diverges: a loss, the particle bank or a parameter is no longer finite (NaN or
+    inf), or the energy runs away, |L_e| > ``max_energy_loss`` (eq. 46). While training works L_e stays O(1) to
+    O(100); once the prior chains stop being stable it swings past 1e5 and on to -1e8 within about 20 iterations
+    while everything stays finite (measured on the paper's Swiss roll N = 64 setting, seed 0, iterations 425-450).
 
     The check runs every ``train.log_every`` and ``train.checkpoint_every`` iterations, and before every
-    checkpoint, so a checkpoint never holds a non-finite state.
+    checkpoint, so a checkpoint never holds a diverged state.
 
     * ``action: stop`` (default): stop with a message that names the iteration and the quantity; the last good
       checkpoint is kept and ``ebipla train`` exits with status 3.
-    * ``action: recover``: reload the last good checkpoint, multiply the particle step sizes (``algorithm.h``,
-      which for ``ebipla_full`` is also the theta step, and ``algorithm.warmup_h`` for EBIPLA's warm-up) by
-      ``step_shrink``, save the checkpoint with the new scale and go on; the log records each recovery and the
-      new step. A fresh run writes a checkpoint at iteration 0 first, so there is always one to go back to.
+    * ``action: recover``: reload the last good checkpoint, multiply the Langevin step sizes (``algorithm.h``,
+      which for ``ebipla_full`` is also the theta step, ``algorithm.warmup_h`` for EBIPLA's warm-up, and the prior
+      chains' ``algorithm.gamma``) by ``step_shrink``, save the checkpoint with the new scale and go on; the log
+      records each recovery and the new steps. gamma is included because a runaway energy starts in the prior
+      chains: as U_alpha sharpens, J ULA steps of a fixed gamma stop being stable (measured: the Swiss roll N = 64
+      run that runs away at iteration 450 goes on stably from its iteration-400 checkpoint with gamma halved, and
+      runs away again with only h halved, even h / 8). The chains' length J is kept, so a shrunken gamma shortens
+      their time J gamma. Evaluation samples with the shrunken steps too (:func:`ebipla.run.load_run`).
+      A fresh run writes a checkpoint at iteration 0 first, so there is always one to go back to.
       After ``max_recoveries`` recoveries (counted over the whole run) a further divergence stops as with
       ``stop``. The checkpoint stores the scale in effect (``step_scale``, ``recoveries``), so a resumed run keeps
       the shrunken steps; ``config.yaml`` keeps the configured ones.
@@ -212,8 +220,9 @@ class DivergenceConfig:
     """
 
     action: Literal["stop", "recover"] = "stop"
-    step_shrink: float = num(0.5, gt=0, lt=1)  # factor applied to the particle step sizes per recovery
+    step_shrink: float = num(0.5, gt=0, lt=1)  # factor applied to the Langevin step sizes per recovery
     max_recoveries: int = num(3, ge=1)
+    max_energy_loss: float = num(1e6, gt=0)  # |L_e| above this counts as diverged (the energy running away)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,10 @@ def _hardware(table: str, long: pd.DataFrame) -> list[str]:
             summary_path = Path(run) / "train_summary.json"
             summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
             device = summary.get("device_name") or summary.get("device", "unknown device")
-            out.append(f"- `{run}/config.yaml`: trained on {device}, torch {summary.get('torch', 'unknown')}")
+            recovered = (f"; {summary['divergence_recoveries']} divergence recoveries (Langevin steps x "
+                         f"{summary['step_scale']:g})" if summary.get("divergence_recoveries") else "")
+            out.append(f"- `{run}/config.yaml`: trained on {device}, torch {summary.get('torch', 'unknown')}"
+                       f"{recovered}")
     return out
 
 

@@ -39,15 +39,22 @@ def fmt_mean_sem(mean: float, sem: float) -> str:
     return f"{mean:.2e}" if math.isnan(sem) else f"{mean:.2e} ± {sem:.1e}"
 
 
+def recovered_runs(group: pd.DataFrame) -> int:
+    """How many of the group's runs went through a divergence recovery (metrics.json files written before the
+    field existed count as none)."""
+    return int((group["divergence_recoveries"].fillna(0) > 0).sum()) if "divergence_recoveries" in group else 0
+
+
 def synthetic_mmd(files: list[str | Path]) -> pd.DataFrame:
-    """Long form: data set, method, N, MMD^2 mean, s.e., number of seeds."""
+    """Long form: data set, method, N, MMD^2 mean, s.e., number of seeds, how many of them recovered from a
+    divergence."""
     df = read_metrics(files)
     rows = []
     for (dataset, method, n), group in df.groupby(["dataset", "algorithm", "n"], sort=True):
         mean, sem, count = mean_sem(group["mmd2"])
         rows.append({"dataset": dataset, "method": method, "N": int(n), "mmd2_mean": mean, "mmd2_sem": sem,
-                     "n_seeds": count, "n_samples": int(group["n_samples"].iloc[0]),
-                     "iteration": int(group["iteration"].max())})
+                     "n_seeds": count, "recovered_runs": recovered_runs(group),
+                     "n_samples": int(group["n_samples"].iloc[0]), "iteration": int(group["iteration"].max())})
     table = pd.DataFrame(rows)
     order = {name: i for i, name in enumerate(DATASETS)}  # the paper's order
     return table.sort_values(["dataset", "method", "N"], key=lambda c: c.map(order) if c.name == "dataset" else c,
@@ -62,7 +69,7 @@ def image_metrics(files: list[str | Path]) -> pd.DataFrame:
         fid, fid_sem, count = mean_sem(group["fid"])
         mse, mse_sem, _ = mean_sem(group["mse"].astype(float))
         rows.append({"dataset": dataset, "method": method, "N": int(n), "fid_mean": fid, "fid_sem": fid_sem,
-                     "mse_mean": mse, "mse_sem": mse_sem, "n_seeds": count,
+                     "mse_mean": mse, "mse_sem": mse_sem, "n_seeds": count, "recovered_runs": recovered_runs(group),
                      "fid_samples": int(group["fid_samples"].iloc[0]),
                      "fid_feature_extractor": group["fid_feature_extractor"].iloc[0],
                      "iteration": int(group["iteration"].max()),
@@ -117,7 +124,8 @@ def write_table(long: pd.DataFrame, wide: pd.DataFrame, prefix: str | Path, capt
 def write_synthetic_mmd(files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
     """``prefix``.csv (long form), .md and .tex (data set x N rows, one column per method)."""
     long = synthetic_mmd(files)
-    long["cell"] = [fmt_mean_sem(m, s) for m, s in zip(long["mmd2_mean"], long["mmd2_sem"])]
+    long["cell"] = [fmt_mean_sem(m, s) + (f" ({r} of {n} runs recovered from a divergence)" if r else "")
+                    for m, s, r, n in zip(long["mmd2_mean"], long["mmd2_sem"], long["recovered_runs"], long["n_seeds"])]
     wide = long.pivot(index=["dataset", "N"], columns="method", values="cell").reset_index()
     wide = wide.sort_values(["dataset", "N"], key=lambda c: c.map({d: i for i, d in enumerate(DATASETS)})
                             if c.name == "dataset" else c, ignore_index=True)
