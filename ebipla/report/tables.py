@@ -69,7 +69,7 @@ def image_metrics(files: list[str | Path]) -> pd.DataFrame:
         fid, fid_sem, count = mean_sem(group["fid"])
         mse, mse_sem, _ = mean_sem(group["mse"].astype(float))
         rows.append({"dataset": dataset, "method": method, "N": int(n), "fid_mean": fid, "fid_sem": fid_sem,
-                     "mse_mean": mse, "mse_sem": mse_sem, "n_seeds": count, "recovered_runs": recovered_runs(group),
+                     "mse_mean": mse, "mse_sem": mse_sem, "n_seeds": count,
                      "fid_samples": int(group["fid_samples"].iloc[0]),
                      "fid_feature_extractor": group["fid_feature_extractor"].iloc[0],
                      "iteration": int(group["iteration"].max()),
