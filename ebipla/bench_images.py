@@ -26,6 +26,13 @@ after its warm-up phase, N posterior steps for LEBM):
 * ``variant``: "default" (the shipped configs), or the ``compare`` override (KEY=VALUE, e.g.
   ``model.generator.channels_last=false``) under which a second copy of every setting runs, interleaved with the
   first: the before/after of a change, measured side by side in one process.
+* ``note``: empty, or for a setting that computes in bfloat16 on a device without native bfloat16 (an AVX2-only
+  CPU) the label "bf16: not native on this CPU (ATen fallback)": such a setting runs (on ATen's generic bfloat16
+  kernels, what training would run there) and is timed, but its time says nothing about bfloat16 hardware.
+
+Every step and floor pass runs under training's global numerics (:func:`ebipla.run.training_numerics`: TF32 off
+under float32, deterministic kernels unless ``train.deterministic=false``; ``--compare train.deterministic=false``
+times their cost).
 
 On a CPU the training set has M = 4 B images (the bank of EBIPLA's all-particle noise is M x N x d_x, so its
 cost scales with M); on CUDA M is the data set's real training size.
@@ -53,8 +60,9 @@ from .config.schema import RunConfig
 from .data import TrainingSet
 from .data.images import CELEBA64_SUBSET
 from .errors import ConfigError
+from .models.energy import bf16_note
 from .report import paper_values as pv
-from .run import describe_device, new_model, resolve_device
+from .run import describe_device, new_model, resolve_device, training_numerics
 
 log = logging.getLogger("ebipla.bench_images")
 
@@ -111,12 +119,15 @@ class _Setting:
     bare_times: list[float] = field(default_factory=list)
 
     def step(self) -> None:
+        """One training step, under training's global numerics (``train.deterministic``, TF32 off in float32)."""
         batch = self.batches[self.steps % len(self.batches)]
         self.steps += 1
-        ALGORITHMS[self.method].step(self.state, batch, self.gen)
+        with training_numerics(self.cfg.train):
+            ALGORITHMS[self.method].step(self.state, batch, self.gen)
 
     def bare(self) -> None:
-        backward_losses(self.state.model, *self.bare_inputs, want_x_grad=False)
+        with training_numerics(self.cfg.train):
+            backward_losses(self.state.model, *self.bare_inputs, want_x_grad=False)
         self.state.model.zero_grad(set_to_none=True)
 
 
@@ -233,7 +244,8 @@ def _row(s: _Setting, runs: int, steps_per_run: int, batch_size: int, n_prior_st
          device: torch.device) -> dict:
     mean, sd = statistics.fmean(s.times), statistics.stdev(s.times)
     bare = statistics.median(s.bare_times)
-    precision, peak = _peak_tflops(device, s.state.model.compute_dtype or next(s.state.model.parameters()).dtype)
+    with training_numerics(s.cfg.train):  # the math mode the steps ran in (no TF32 under float32)
+        precision, peak = _peak_tflops(device, s.state.model.compute_dtype or next(s.state.model.parameters()).dtype)
     paper_setting = (s.n, n_prior_steps, batch_size) == PAPER_SETTING
     paper_s, paper_gflops = paper_table4(s.dataset, s.method) if paper_setting else (None, None)
     achieved = s.gflops / mean
@@ -247,6 +259,7 @@ def _row(s: _Setting, runs: int, steps_per_run: int, batch_size: int, n_prior_st
         "fraction_of_peak": achieved / (1e3 * peak) if peak else None,
         "paper_s": paper_s, "paper_gflops": paper_gflops,
         "paper_over_ours": paper_s / mean if paper_s is not None else None,
+        "note": bf16_note(device) if s.state.model.compute_dtype == torch.bfloat16 else "",
         "device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
 
@@ -281,8 +294,9 @@ def format_table(rows: list[dict]) -> str:
     default = {(r["dataset"], r["method"], r["N"]): r for r in rows if r["variant"] == "default"}
     for r in (r for r in rows if r["variant"] != "default"):
         d = default[r["dataset"], r["method"], r["N"]]
+        note = f" ({r['note']})" if r.get("note") else ""
         lines.append(f"{r['dataset']} {r['method']}(N={r['N']}): with {r['variant']} / default = "
-                     f"{r['mean_s'] / d['mean_s']:.2f}x the time per step")
+                     f"{r['mean_s'] / d['mean_s']:.2f}x the time per step{note}")
     return "\n".join(lines)
 
 

@@ -2,12 +2,14 @@
 
     ebipla train --config FILE [--config FILE ...] [--set key=value ...] --out DIR
     ebipla sample --run DIR          ebipla evaluate --run DIR          ebipla landscape --run DIR
+    ebipla fid-baselines --run DIR   (FID reference points of an image run)
     ebipla config --config FILE      (print the resolved config and exit)
     ebipla data --config FILE --out FILE      ebipla prepare --config FILE      ebipla fid-ref --config FILE
     ebipla digits-classifier --config FILE --out FILE
     ebipla report synthetic-mmd|table1|table2a|table2b|literature|table4|samples-landscapes|j-ablation|figure2|
                   figure4|figure5|theory|paper-report ... --out PREFIX
     ebipla bench                     ebipla bench-images              ebipla gpu-check
+    ebipla trace --run DIR --iterations K [--set key=value ...] [--particles N] --out FILE.csv
     ebipla quickstart                ebipla presets --write DIR
 """
 
@@ -102,9 +104,17 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q = what.add_parser("theory", help="Theorem 1 on the toy model: the study's CSV and figure (.csv, .pdf, .png)")
     q.add_argument("--scale", choices=["full", "quick", "ci"], default="full")
+    q = what.add_parser("sweep", help="evaluated runs grouped by config keys, mean +- s.e. over seeds (.csv, .md)")
+    q.add_argument("runs", nargs="+", metavar="DIR", help="run directories")
+    q.add_argument("--by", nargs="+", required=True, metavar="KEY", help="config keys to group by, e.g. algorithm.h")
+    q.add_argument("--metrics", nargs="+", required=True, metavar="NAME", help="metrics.json keys, e.g. fid mse")
     q = what.add_parser("paper-report", help="report.md: the paper's numbers against ours")
     for table in ("table1", "table2a", "table2b", "table4"):
         q.add_argument(f"--{table}", metavar="CSV", help=f"long-form CSV of {table}")
+    q.add_argument("--synthetic-mmd", metavar="CSV", help="long-form CSV of the synthetic MMD^2 table")
+    q.add_argument("--theory", metavar="CSV", help="the Theorem 1 study's CSV (ebipla report theory)")
+    q.add_argument("--fid-baselines", nargs="+", default=[], metavar="FILE",
+                   help="ebipla fid-baselines outputs: FID reference points")
     for q in what.choices.values():
         q.add_argument("--out", required=True, metavar="PREFIX",
                        help="output path without suffix (paper-report: the .md file)")
@@ -113,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (("sample", "draw samples from a trained run (samples.npz)"),
                            ("evaluate", "MMD^2 against held-out data, samples, landscape (metrics.json, samples.npz, "
                                         "landscape.npz)"),
-                           ("landscape", "normalised exp(-U) on a latent grid (landscape.npz)")):
+                           ("landscape", "normalised exp(-U) on a latent grid (landscape.npz)"),
+                           ("fid-baselines", "image runs: FID of held-out real images and of the untrained model "
+                                             "(fid_baselines.json)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--run", required=True, metavar="DIR", help="trained run directory")
         p.add_argument("--out", metavar="FILE", help="output file (default: inside the run directory)")
@@ -121,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="change an evaluation setting of the stored config, e.g. eval.fid.n_samples=10000")
         if name == "sample":
             p.add_argument("--n", type=int, help="number of samples (default: eval.n_samples)")
+
+    p = sub.add_parser("trace", help="continue a run from its checkpoint, recording the energy loss's terms and "
+                                     "the Langevin steps' stability per iteration (CSV; the run is not written)")
+    p.add_argument("--run", required=True, metavar="DIR", help="EBIPLA run directory with a checkpoint")
+    p.add_argument("--iterations", type=int, required=True, metavar="K")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="change the continuation, e.g. --set algorithm.gamma=0.0045; repeatable")
+    p.add_argument("--particles", type=int, metavar="N", help="keep the first N particles of every cloud")
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV output")
 
     p = sub.add_parser("bench", help="seconds per iteration of EBIPLA and LEBM next to bare network cost")
     p.add_argument("--out", metavar="FILE", help="CSV output (default: results/bench/synthetic.csv, chain.csv with "
@@ -227,6 +248,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "report":
         return _report(args)
+    if args.command == "fid-baselines":
+        from .evaluate_images import fid_baselines
+
+        result = fid_baselines(args.run, args.out, args.overrides)
+        log.info("FID of held-out real images %.4g, of the untrained model %.4g", result["fid_heldout_real"],
+                 result["fid_untrained"])
+        return 0
     if args.command in ("sample", "evaluate", "landscape"):
         from . import evaluate
 
@@ -234,10 +262,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             log.info("wrote %s", evaluate.sample_run(args.run, args.n, args.out, args.overrides))
         elif args.command == "evaluate":
             metrics = evaluate.evaluate_run(args.run, args.out, args.overrides)
-            shown = ("mmd2", "mmd_bandwidth", "fid", "mse", "mse_01")
+            shown = ("mmd2", "mmd2_long_run", "long_run_escaped_fraction", "mmd_bandwidth", "fid", "mse", "mse_01")
             log.info("%s", ", ".join(f"{k} = {metrics[k]:.4g}" for k in shown if metrics.get(k) is not None))
         else:
             log.info("wrote %s", evaluate.landscape_run(args.run, args.out, args.overrides))
+        return 0
+    if args.command == "trace":
+        from .stability import trace
+
+        rows = trace(args.run, args.iterations, args.overrides, args.particles, args.out)
+        last = rows[-1] if rows else {}
+        log.info("wrote %s (%d iterations; last loss_energy %.4g)", args.out, len(rows),
+                 last.get("loss_energy", float("nan")))
         return 0
     if args.command == "bench":
         from .bench import run_bench
@@ -337,6 +373,10 @@ def _report(args: argparse.Namespace) -> int:
         figures.interpolations(args.run, out, caption)
     elif what == "figure5":
         figures.synthetic_datasets(args.data, out, caption)
+    elif what == "sweep":
+        from .report.sweep import write_sweep
+
+        write_sweep(args.runs, args.by, args.metrics, out, caption)
     elif what == "theory":
         from . import theory
 
@@ -344,7 +384,7 @@ def _report(args: argparse.Namespace) -> int:
         theory.theory_figure(f"{out}.csv", out, caption)
     else:
         tabs = {t: getattr(args, t) for t in ("table1", "table2a", "table2b", "table4") if getattr(args, t)}
-        paper_report.write_report(tabs, out, caption)
+        paper_report.write_report(tabs, out, caption, args.synthetic_mmd, args.theory, args.fid_baselines)
     log.info("wrote %s%s", out, "" if what == "paper-report" else ".*")
     return 0
 

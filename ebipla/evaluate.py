@@ -3,11 +3,25 @@
 MMD^2 is not in the paper (its UAI version compares the synthetic runs qualitatively, paper.md 4.1); it is our
 addition, following paper.md section 9 row 4: 5,000 model samples against 5,000 fresh points from the data
 generator (seed ``data.eval_seed``), in ambient space, Gaussian kernel with the median-heuristic bandwidth.
+
+Two samplers are scored. ``mmd2``: the short-run samples, J ULA steps of gamma from N(0, I) (the training sampler,
+eq. 14), i.e. the model as the paper samples it. ``mmd2_long_run``: long-run MALA chains on exp(-U) itself
+(``eval.long_run_*``; :func:`ebipla.sampling.long_run_latents`), decoded the same way and scored with the same
+kernel (the short-run bandwidth), which asks whether exp(-U) / Z, and not only the short-run chain, models the
+data. The synthetic energies have no Gaussian tilt, so exp(-U) need not be normalisable: where U falls without
+bound the chains run off, which ``long_run_escaped_fraction`` (chains with |x| beyond
+``long_run_escape_radius``) and ``long_run_outside_grid`` (chains outside the landscape's grid) record.
+``long_run_mixing_mmd2`` compares the decoded states of one half of the chains midway through the sampling phase
+with those of the other half at its end: near 0 (within the estimator's noise) when the chains have mixed; it
+says nothing once the chains have escaped (far-away points all look alike to the kernel), so read it together
+with the escaped fraction.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +34,7 @@ from .data import make_synthetic
 from .errors import ConfigError
 from .metrics import mmd2_unbiased
 from .models import LatentEBM
-from .sampling import decode_samples, sample_latents
+from .sampling import decode_samples, long_run_latents, sample_latents
 
 
 def sampler_settings(cfg: RunConfig) -> tuple[int, float]:
@@ -36,14 +50,29 @@ def particles_or_steps(cfg: RunConfig) -> int:
     return algo.n_posterior_steps if algo.name == "lebm" else algo.n_particles
 
 
-def run_fields(cfg: RunConfig, payload: dict) -> dict:
+def run_fields(cfg: RunConfig, payload: dict, run_dir: str | Path | None = None) -> dict:
     """What every metrics.json records about the run it evaluates (``payload``: its checkpoint): the sampler, the
-    iteration, data set, method, N and seed (the fields the tables group by), and the divergence recoveries that
-    training went through with the step scale they left (train.divergence; the tables count recovered runs)."""
+    iteration, data set, method, N and seed (the fields the tables group by), the divergence recoveries that
+    training went through with the step scale they left (train.divergence; the tables count recovered runs), the
+    training batch size and epochs (the report's scale check) and the wall seconds of training (``run_dir``'s
+    train_summary.json, else train_time.json; None when neither has them)."""
     n_steps, gamma = sampler_settings(cfg)
     return {"sampler_steps": n_steps, "sampler_gamma": gamma, "iteration": payload["iteration"],
             "dataset": cfg.data.name, "algorithm": cfg.algorithm.name, "n": particles_or_steps(cfg), "seed": cfg.seed,
-            "divergence_recoveries": payload.get("recoveries", 0), "step_scale": payload.get("step_scale", 1.0)}
+            "divergence_recoveries": payload.get("recoveries", 0), "step_scale": payload.get("step_scale", 1.0),
+            "batch_size": cfg.train.batch_size, "n_epochs": cfg.train.n_epochs,
+            "train_seconds": train_seconds(run_dir) if run_dir is not None else None}
+
+
+def train_seconds(run_dir: str | Path) -> float | None:
+    """Wall seconds of training recorded in the run directory: train_summary.json (a finished run), else
+    train_time.json (up to the last checkpoint); None when neither records them."""
+    for name in (rundir.TRAIN_SUMMARY, rundir.TRAIN_TIME):
+        try:
+            return float(json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def draw_latents(model: LatentEBM, cfg: RunConfig, n: int | None = None) -> torch.Tensor:
@@ -85,6 +114,44 @@ def landscape_bounds(latents: torch.Tensor, margin: float) -> np.ndarray:
     return np.stack([lo - pad, hi + pad], axis=1)
 
 
+def long_run(model: LatentEBM, cfg: RunConfig, x_short: torch.Tensor, held_out: torch.Tensor, bandwidth: float,
+             bounds: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Long-run MALA samples of exp(-U) (``eval.long_run_*``), decoded and scored against ``held_out`` with the
+    short-run MMD's ``bandwidth``. ``x_short``: the short-run latents (the default escape radius is 10 times their
+    largest norm); ``bounds``: the landscape's grid (2, 2), for the fraction of chains outside it.
+
+    Returns (metrics, arrays): the ``long_run_*`` fields and ``mmd2_long_run``; ``x_long`` and ``y_long``.
+    """
+    ev = cfg.eval
+    n, n_steps = ev.long_run_chains or ev.n_samples, ev.long_run_steps
+    n_burnin = min(ev.long_run_burnin, n_steps)
+    mid = (n_burnin + n_steps) // 2  # midway through the sampling phase
+    start, cpu_start = time.perf_counter(), time.process_time()
+    chains = long_run_latents(model, n, n_steps, n_burnin, ev.long_run_step_init, ev.sample_seed, (mid,))
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    y_long, y_mid = (decode_samples(model, x, ev.sample_seed, ev.decoder_noise, ev.sample_batch_size)
+                     for x in (chains.x, chains.snapshots[mid]))
+    half = n // 2  # mixing: chains 0..half-1 at `mid` against chains half..n-1 at the end (independent sets)
+    mixing, _ = mmd2_unbiased(y_mid[:half], y_long[half:], bandwidth)
+    radius = ev.long_run_escape_radius or 10.0 * float(x_short.norm(dim=-1).max())
+    norms = chains.x.norm(dim=-1)
+    metrics = {
+        "mmd2_long_run": mmd2_unbiased(y_long, held_out, bandwidth)[0],
+        "long_run_chains": n, "long_run_steps": n_steps, "long_run_burnin": n_burnin,
+        "long_run_step_size": chains.step_size, "long_run_acceptance": chains.acceptance,
+        "long_run_burnin_acceptance": chains.burnin_acceptance,
+        "long_run_mixing_mmd2": mixing, "long_run_mixing_steps": [mid, n_steps],
+        "long_run_escape_radius": radius, "long_run_escaped_fraction": float((norms > radius).float().mean()),
+        "long_run_norm_median": float(norms.median()), "long_run_norm_max": float(norms.max()),
+        "long_run_seconds": round(seconds, 2), "long_run_cpu_seconds": round(cpu_seconds, 2),  # CPU: all threads
+    }
+    if bounds is not None:
+        lo, hi = torch.as_tensor(bounds[:, 0]).to(chains.x), torch.as_tensor(bounds[:, 1]).to(chains.x)
+        inside = ((chains.x >= lo) & (chains.x <= hi)).all(-1)
+        metrics["long_run_outside_grid"] = float(1.0 - inside.float().mean())
+    return metrics, {"x_long": chains.x.cpu().numpy(), "y_long": y_long.cpu().numpy()}
+
+
 # ------------------------------------------------------------------------------------------------ run-level
 
 
@@ -116,12 +183,18 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
         "mmd_bandwidth_rule": "fixed" if cfg.eval.mmd_bandwidth else "median heuristic",
         "n_samples": cfg.eval.n_samples,
         "n_eval_points": cfg.eval.n_eval_points,
-        **run_fields(cfg, trained.payload),
+        **run_fields(cfg, trained.payload, run_dir),
         "n_prior_steps": cfg.algorithm.n_prior_steps,
         "note": "MMD^2 is an addition: the paper reports no synthetic metric",
     }
-    atomic_save_npz(Path(run_dir) / rundir.SAMPLES, x=x.cpu().numpy(), y=y.cpu().numpy())
-    if trained.model.d_x == 2:  # the landscape from the same latents (what ebipla landscape computes)
+    arrays = {"x": x.cpu().numpy(), "y": y.cpu().numpy()}
+    bounds = landscape_bounds(x, cfg.eval.landscape_margin) if trained.model.d_x == 2 else None
+    if cfg.eval.long_run_steps > 0:  # long-run samples of exp(-U), scored with the same kernel
+        long_metrics, long_arrays = long_run(trained.model, cfg, x, held_out, bandwidth, bounds)
+        metrics.update(long_metrics)
+        arrays.update(long_arrays)
+    atomic_save_npz(Path(run_dir) / rundir.SAMPLES, **arrays)
+    if bounds is not None:  # the landscape on the grid of the same latents (what ebipla landscape computes)
         save_landscape(trained, x, Path(run_dir) / rundir.LANDSCAPE)
     atomic_write_json(Path(out) if out else Path(run_dir) / rundir.EVAL_METRICS, metrics)
     return metrics

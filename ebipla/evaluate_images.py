@@ -4,6 +4,9 @@
   N(0, I), the training sampler) decoded without noise, against the training set's cached statistics.
 * MSE: MAP reconstructions of the validation split (:mod:`ebipla.metrics.mse`).
 * Figure 2's data: the first ``eval.figures.grid`` samples of the FID stream.
+* FID reference points (``ebipla fid-baselines``, :func:`fid_baselines`): the FID of the held-out real images and of
+  the untrained model (the run's initial parameters, the same sampler and sample count) against the same reference,
+  so that a FID on a data set the paper does not use (the offline digits) can be read.
 * Figure 4's data: latent interpolations lerp(x0, x1, t) = t x0 + (1 - t) x1, decoded, between pairs of validation
   images (their MAP latents) and of training images (one of the final particles of each, chosen at random; LEBM
   keeps no particles, so its training latents are MAP latents too).
@@ -21,13 +24,14 @@ from . import run as rundir
 from .checkpoint import atomic_save_npz, atomic_write, atomic_write_json
 from .config import RunConfig
 from .data.images import as_numpy_grid, load_split, to_uint8, to_unit_range
-from .evaluate import run_fields, sampler_settings
+from .evaluate import particles_or_steps, run_fields, sampler_settings
 from .metrics import fid as fidlib
 from .metrics.mse import map_latents, reconstruction_mse
 from .models import LatentEBM
 from .sampling import sample_latents
 
 INTERPOLATIONS = "interpolations.npz"
+FID_BASELINES = "fid_baselines.json"
 STREAM_FIGURES = 31
 
 
@@ -72,6 +76,37 @@ def fid_of_model(model: LatentEBM, cfg: RunConfig, extractor) -> tuple[float, to
     stats = fidlib.statistics(batches(), extractor)
     fid = fidlib.frechet_distance(fidlib.load_statistics(reference_path(cfg)), stats)
     return fid, torch.cat(grid)
+
+
+def fid_baselines(run_dir: str | Path, out: str | Path | None = None, overrides: list[str] = ()) -> dict:
+    """Reference points for a trained image run's FID, written to ``out`` (default: the run's fid_baselines.json):
+
+    * ``fid_heldout_real``: the validation split's real images against the training set's statistics (the
+      reference every FID of the run uses); ``n_heldout`` images, fewer than the model's samples, which biases it
+      upwards;
+    * ``fid_untrained``: the model at its initial parameters (``run.new_model`` from the run's seed, as training
+      starts), sampled exactly as ``evaluate_image_run`` samples the trained one (J steps of gamma from N(0, I),
+      ``eval.fid.n_samples`` samples, the same per-sample seeds).
+    """
+    trained = rundir.load_run(run_dir, eval_overrides=overrides)
+    cfg = trained.cfg
+    device = next(trained.model.parameters()).device
+    extractor = fidlib.create_extractor(cfg.eval.fid.feature_extractor, cfg.eval.fid.weights_path, device)
+    reference = fidlib.load_statistics(reference_path(cfg))
+    val = load_split(cfg.data, "val")
+    real = fidlib.statistics(fidlib.image_batches(val, cfg.eval.fid.batch_size), extractor)
+    untrained = rundir.new_model(cfg, tuple(trained.payload["obs_shape"]), device).eval()
+    fid_untrained, _ = fid_of_model(untrained, cfg, extractor)
+    n_steps, gamma = sampler_settings(cfg)
+    result = {
+        "fid_heldout_real": fidlib.frechet_distance(reference, real), "n_heldout": len(val),
+        "fid_untrained": fid_untrained, "fid_samples": cfg.eval.fid.n_samples, "n_reference": reference["n"],
+        "fid_feature_extractor": cfg.eval.fid.feature_extractor, "fid_reference": str(reference_path(cfg)),
+        "sampler_steps": n_steps, "sampler_gamma": gamma, "dataset": cfg.data.name, "algorithm": cfg.algorithm.name,
+        "n": particles_or_steps(cfg), "seed": cfg.seed, "run": str(run_dir),
+    }
+    atomic_write_json(Path(out) if out else Path(run_dir) / FID_BASELINES, result)
+    return result
 
 
 @torch.no_grad()
@@ -134,7 +169,7 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
         "mse": mse["mse"] if mse else None,
         "mse_01": mse["mse_01"] if mse else None,
         "mse_images": mse["n_images"] if mse else 0,
-        **run_fields(cfg, trained.payload),
+        **run_fields(cfg, trained.payload, run_dir),
     }
     atomic_save_npz(run_dir / rundir.SAMPLES, grid=grid.numpy())
     atomic_save_npz(run_dir / INTERPOLATIONS, **arrays)

@@ -8,6 +8,7 @@ Layout of ``results/<run>/``::
     train.log            log lines
     train_metrics.jsonl  one JSON line per logged iteration (the training curve)
     train_summary.json   written once training has finished (the workflow's marker of a finished run)
+    train_time.json      wall seconds spent training up to the checkpoint (kept out of the bitwise checkpoint)
     samples.npz          model samples (ebipla sample)
     metrics.json         evaluation metrics (ebipla evaluate)
     landscape.npz        normalised exp(-U) on a latent grid (ebipla landscape)
@@ -15,15 +16,18 @@ Layout of ``results/<run>/``::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .checkpoint import load_checkpoint
-from .config import AlgorithmConfig, RunConfig, config_from_layers
+from .config import AlgorithmConfig, RunConfig, TrainConfig, config_from_layers
 from .config.loader import parse_override
 from .data import TrainingSet, training_set
 from .errors import ConfigError
@@ -35,6 +39,7 @@ PREVIOUS_CHECKPOINT = "checkpoint.previous.pt"  # kept when a changed config res
 TRAIN_LOG = "train.log"
 TRAIN_METRICS = "train_metrics.jsonl"
 TRAIN_SUMMARY = "train_summary.json"
+TRAIN_TIME = "train_time.json"
 SAMPLES = "samples.npz"
 EVAL_METRICS = "metrics.json"
 LANDSCAPE = "landscape.npz"
@@ -69,6 +74,35 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # CUBLAS_WORKSPACE_CONFIG for deterministic cuBLAS (CUDA >= 10.2)
+
+
+@contextlib.contextmanager
+def training_numerics(train: TrainConfig) -> Iterator[None]:
+    """torch's global numerics for a training run (``train.deterministic``, ``train.precision``), restored on exit.
+
+    float32: TF32 off for cuBLAS products and cuDNN convolutions (torch lets cuDNN use TF32 by default), so that
+    float32 means float32. deterministic: ``torch.use_deterministic_algorithms(True, warn_only=True)`` (an operation
+    without a deterministic kernel warns instead of failing), cuDNN deterministic and without autotuning, and
+    CUBLAS_WORKSPACE_CONFIG set unless it is. cuBLAS reads that variable once, when it first runs in a process, so
+    it is left set: the first CUDA work of the process must come after it (``ebipla train`` and ``gpu-check`` do).
+    """
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        if train.precision == "float32":
+            cudnn.allow_tf32 = matmul.allow_tf32 = False
+        if train.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            cudnn.deterministic, cudnn.benchmark = True, False
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved[2:]
 
 
 def training_data(cfg: RunConfig, device: torch.device) -> TrainingSet:

@@ -55,10 +55,11 @@ from .run import STEP_FIELDS, scaled_steps
 log = logging.getLogger("ebipla.train")
 
 STREAM_NOISE, STREAM_BATCHES = 1, 2  # derive_seed tags
-IGNORED_ON_RESUME = ("device", "train.divergence")  # config keys (and sections) that may change on resume
+IGNORED_ON_RESUME = ("device", "train.divergence", "eval")  # config keys (and sections) that may change on resume:
+# none of them changes what training computes
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 LOCK = ".train.lock"  # held in the run directory while a training process writes to it
-RUN_OUTPUTS = (rundir.CHECKPOINT, rundir.CONFIG, rundir.TRAIN_METRICS, rundir.TRAIN_SUMMARY)
+RUN_OUTPUTS = (rundir.CHECKPOINT, rundir.CONFIG, rundir.TRAIN_METRICS, rundir.TRAIN_SUMMARY, rundir.TRAIN_TIME)
 
 
 def iterations_per_epoch(cfg: RunConfig, m: int) -> int:
@@ -242,7 +243,8 @@ def train(cfg: RunConfig, out_dir: str | Path, *, device: torch.device | None = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = device or rundir.resolve_device(cfg.device)
-    with exclusive_lock(out / LOCK, f"the run directory {out}"), StopSignals() as stop_signals, _run_log(out):
+    with (exclusive_lock(out / LOCK, f"the run directory {out}"), StopSignals() as stop_signals, _run_log(out),
+          rundir.training_numerics(cfg.train)):  # train.deterministic and TF32, restored on return
         remove_stale_temp_files([out / name for name in RUN_OUTPUTS])
         trainer = Trainer.build(cfg, out, device)
         return trainer.run(until_iteration, progress, restart_on_change, stop_signals)
@@ -278,6 +280,13 @@ class Trainer:
     step_scale: float = 1.0  # product of the divergence recoveries' step shrinks
     recoveries: int = 0
     saved_at: int | None = None  # iteration of the checkpoint on disk, once this process knows it
+    seconds_before: float = 0.0  # wall seconds of earlier processes (train_time.json), recoveries' included
+    started: float | None = None  # perf_counter() when this process's loop began
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall seconds spent in the training loop so far, over every process of this run."""
+        return self.seconds_before + (time.perf_counter() - self.started if self.started is not None else 0.0)
 
     @classmethod
     def build(cls, cfg: RunConfig, out: Path, device: torch.device) -> Trainer:
@@ -301,6 +310,8 @@ class Trainer:
         payload = state_payload(self.cfg, self.state, self.gen, self.schedulers, self.data.obs_shape)
         save_checkpoint(self.ckpt, {**payload, "step_scale": self.step_scale, "recoveries": self.recoveries})
         self.saved_at = self.state.iteration
+        atomic_write_json(self.out / rundir.TRAIN_TIME,
+                          {"iteration": self.state.iteration, "train_seconds": round(self.train_seconds, 2)})
 
     def load(self, payload: dict) -> None:
         restore(payload, self.state, self.gen, self.schedulers)
@@ -315,6 +326,9 @@ class Trainer:
         changes = config_changes(self.cfg, payload)
         if not changes:
             self.load(payload)
+            timing = self.out / rundir.TRAIN_TIME
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                self.seconds_before = float(json.loads(timing.read_text(encoding="utf-8"))["train_seconds"])
             log.info("resumed %s at iteration %d", self.out, self.state.iteration)
             return
         shown = "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else "")
@@ -361,7 +375,7 @@ class Trainer:
         """Iterate up to ``stop``; after each iteration check finiteness (when due) and stop signals."""
         train_cfg, perm_cache = self.cfg.train, {}
         algo = ALGORITHMS[self.cfg.algorithm.name]
-        start = time.perf_counter()
+        start = self.started = time.perf_counter()
         while self.state.iteration < stop:
             idx = batch_indices(self.cfg, len(self.data), self.state.iteration, perm_cache).to(self.device)
             self.state, metrics = algo.step(self.state, (idx, self.data.batch(idx)), self.gen)
@@ -437,6 +451,7 @@ class Trainer:
             "iteration": self.state.iteration, "epochs": cfg.train.n_epochs, "algorithm": cfg.algorithm.name,
             "dataset": cfg.data.name, "seed": cfg.seed, "device": str(device),
             "device_name": rundir.describe_device(device), "torch": torch.__version__,
+            "train_seconds": round(self.train_seconds, 1),
         }
         if self.recoveries:
             summary.update(divergence_recoveries=self.recoveries, step_scale=self.step_scale)

@@ -17,7 +17,8 @@ from ebipla.presets import DATASETS, METHODS, PARTICLES, QUICK, paper_preset, ru
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--set", "data.n_points=400", "--set", "train.batch_size=200", "--set", "algorithm.n_prior_steps=20",
         "--set", "train.n_epochs=3", "--set", "eval.n_samples=300", "--set", "eval.n_eval_points=300",
-        "--set", "eval.landscape_grid=25", "--set", "device=cpu"]
+        "--set", "eval.landscape_grid=25", "--set", "eval.long_run_steps=60", "--set", "eval.long_run_burnin=20",
+        "--set", "eval.long_run_chains=50", "--set", "device=cpu"]
 
 
 def test_train_sample_evaluate_landscape(tmp_path, capsys):
@@ -33,6 +34,14 @@ def test_train_sample_evaluate_landscape(tmp_path, capsys):
     metrics = json.loads((run / rundir.EVAL_METRICS).read_text())
     assert metrics["iteration"] == 6 and metrics["dataset"] == "moons" and np.isfinite(metrics["mmd2"])
     assert np.load(run / rundir.SAMPLES)["y"].shape == (300, 2)
+    # Long-run MALA samples of exp(-U) next to the short-run ones, with their diagnostics.
+    assert np.isfinite(metrics["mmd2_long_run"]) and metrics["long_run_steps"] == 60
+    assert metrics["long_run_chains"] == 50 and metrics["long_run_mixing_steps"] == [40, 60]
+    assert 0 <= metrics["long_run_escaped_fraction"] <= 1 and 0 <= metrics["long_run_outside_grid"] <= 1
+    assert metrics["long_run_step_size"] > 0 and 0 <= metrics["long_run_acceptance"] <= 1
+    assert metrics["train_seconds"] > 0 and metrics["batch_size"] == 200 and metrics["n_epochs"] == 3
+    samples = np.load(run / rundir.SAMPLES)
+    assert samples["x_long"].shape == (50, 2) and samples["y_long"].shape == (50, 2)
     assert main(["landscape", "--run", str(run)]) == 0
     land = np.load(run / rundir.LANDSCAPE)
     cell = (land["x0"][1] - land["x0"][0]) * (land["x1"][1] - land["x1"][0])

@@ -44,6 +44,7 @@ def test_full_config_plans_every_training_job_of_the_paper(repo):
     assert jobs["evaluate_images"] == IMAGE_TRAINING_JOBS
     assert jobs["synthetic_data"] == 3 and jobs["timing"] == 1 and jobs["timing_images"] == 1
     assert jobs["prepare_images"] == 4 and jobs["fid_reference"] == 4 and jobs["inception_weights"] == 1
+    assert jobs["fid_baselines"] == 3 * 2  # FID reference points: Table 1's first seed per data set and method
     # Every artifact of results/paper: tables 1, 2(a), 2(b) and 5-7, and one job per other table and figure.
     assert jobs["image_table"] == 3 and jobs["literature_table"] == 3
     for rule in ("synthetic_mmd_table", "table4", "figure1", "figure2", "figure4", "figure5", "figure_j_ablation",
@@ -64,6 +65,7 @@ def test_quick_and_ci_configs_plan_smaller_runs(repo):
     assert quick["train"] == 3 * 2 * 2 + 3 + 3
     assert quick["evaluate_images"] == 3 and quick["digits_classifier"] == 1 and "inception_weights" not in quick
     assert quick["image_table"] == 3 and quick["literature_table"] == 3 and quick["paper_report"] == 1
+    assert quick["fid_baselines"] == 2  # the digits' EBIPLA and LEBM runs of Table 1
     assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 9
 
 

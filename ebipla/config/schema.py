@@ -240,6 +240,11 @@ class TrainConfig:
     # Langevin chains in bfloat16; parameters, particles, losses and Adam stay float32. Opt-in: faster (README,
     # Benchmark) at bfloat16's rounding; tests/test_images_eval.py checks the digits metrics do not degrade.
     precision: Literal["float32", "bfloat16"] = "float32"
+    # true: deterministic kernels (torch.use_deterministic_algorithms, warn-only; cuDNN deterministic without
+    # autotuning; CUBLAS_WORKSPACE_CONFIG), so that on a GPU a resumed run equals the uninterrupted one
+    # (docs/determinism.md; ebipla gpu-check measures its cost). false: faster kernels, runs may differ by rounding.
+    # Under float32 TF32 is off either way.
+    deterministic: bool = True
     data_storage: Literal["device", "pinned_cpu"] = "device"  # the training images (uint8)
     checkpoint_every: int = num(100, ge=1)  # iterations between checkpoints
     log_every: int = num(50, ge=1)  # iterations between log lines and finiteness checks
@@ -291,6 +296,13 @@ class EvalConfig:
     mmd_bandwidth: float | None = num(None, gt=0)  # Gaussian kernel sigma; null = median heuristic
     landscape_grid: int = num(200, ge=2)  # exp(-U) on a grid x grid lattice in latent space
     landscape_margin: float = num(0.1, ge=0)  # grid spans the latent samples' range plus this fraction
+    # Long-run samples of exp(-U) itself (synthetic runs): MALA chains from N(0, I), decoded like the short-run ones
+    long_run_steps: int = num(5000, ge=0)  # MALA steps per chain; 0 = no long run
+    long_run_burnin: int = num(1000, ge=0)  # the first steps adapt the step size towards acceptance 0.574, then fix it
+    long_run_step_init: float = num(0.01, gt=0)  # initial MALA step size eps
+    long_run_chains: int | None = num(1000, ge=4)  # chains (chain k seeded by (sample_seed, k)); null = n_samples
+    # |x| past which a long-run chain has escaped (exp(-U) not normalisable); null = 10 x the short-run latents' max |x|
+    long_run_escape_radius: float | None = num(None, gt=0)
     fid: FidConfig = section(FidConfig)
     mse: MseConfig = section(MseConfig)
     figures: FiguresConfig = section(FiguresConfig)

@@ -11,6 +11,12 @@ Speed (``ebipla bench --chain-variants``, issue 6): on CPU the energy MLP's matr
 enough to amortise its call overhead. On the project's 2-core AMD EPYC machines MKL's sgemm (what ``F.linear`` calls
 for float32) runs a 1000 x 128 x 128 product at about half of oneDNN's speed. Both sum in float32: results differ
 from ``F.linear``'s by rounding at most (about 1e-7). ``USE_ONEDNN = False`` turns it off.
+
+Portability (issue 13): oneDNN's bfloat16 kernels need AVX-512 (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``);
+on an AVX2-only CPU oneDNN cannot create a bfloat16 inner product and the call raises. bfloat16 products
+(``train.precision: bfloat16``) therefore go to oneDNN only where ``ONEDNN_BF16`` holds, and to ATen's bfloat16
+addmm/mm elsewhere, which runs on every CPU (slowly: no native bfloat16). :func:`bf16_native` says which a device
+does; the benchmarks label their bfloat16 variants with it.
 """
 
 from __future__ import annotations
@@ -30,15 +36,46 @@ _aten = torch.ops.aten
 
 # Products x @ W^T go to oneDNN when rows * in * out >= ONEDNN_MIN_WORK and in, out >= ONEDNN_MIN_WIDTH; smaller
 # ones stay on ATen's addmm/mm, as do the 2-wide first and last products of the synthetic MLP: oneDNN's fixed cost
-# per call (about 15 us) outweighs its faster kernel there (measured break-even near 1000 x 32 x 32).
+# per call (about 15 us) outweighs its faster kernel there (measured break-even near 1000 x 32 x 32). Measured on
+# AVX-512 hosts only: an AVX2-only CPU may break even elsewhere (issue 13 asks for that measurement; not done yet).
 ONEDNN_MIN_WORK = 2**21
 ONEDNN_MIN_WIDTH = 16
 USE_ONEDNN = torch.backends.mkldnn.is_available()  # set to False to keep every product on ATen (MKL on CPU)
 
 
+def _host_has_onednn_bf16() -> bool:
+    """Whether this CPU runs oneDNN's bfloat16 kernels (AVX-512 or newer); False where torch cannot say."""
+    try:
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the query
+        return False
+
+
+# Checked once: bfloat16 products go to oneDNN only if True (set it to False to force ATen's bfloat16 kernels, as
+# on an AVX2-only CPU; the tests do).
+ONEDNN_BF16 = _host_has_onednn_bf16()
+
+
 def _onednn_suits(rows: int, weight: torch.Tensor) -> bool:
-    return (USE_ONEDNN and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
+    dtype_ok = weight.dtype == torch.float32 or (weight.dtype == torch.bfloat16 and ONEDNN_BF16)
+    return (USE_ONEDNN and dtype_ok and weight.device.type == "cpu"
             and min(weight.shape) >= ONEDNN_MIN_WIDTH and rows * weight.shape[0] * weight.shape[1] >= ONEDNN_MIN_WORK)
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CPU with oneDNN's bfloat16 kernels (``ONEDNN_BF16``, which
+    ATen's convolutions and products also need for their fast bfloat16 path), or a GPU with bfloat16 units. Elsewhere
+    bfloat16 still runs, on ATen's generic kernels, only slowly: timings there say nothing about bfloat16 hardware."""
+    if device.type == "cuda":
+        return bool(torch.version.hip) or torch.cuda.get_device_properties(device).major >= 8  # Ampere on
+    return device.type == "cpu" and ONEDNN_BF16
+
+
+def bf16_note(device: torch.device) -> str:
+    """The benchmarks' label for a bfloat16 variant on ``device``: empty where it is native (:func:`bf16_native`)."""
+    if bf16_native(device):
+        return ""
+    return "bf16: not native on this CPU (ATen fallback)" if device.type == "cpu" else "bf16: not native on this GPU"
 
 
 def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -7,6 +7,8 @@ Each figure is written as .pdf and .png with byte-stable metadata.
 from __future__ import annotations
 
 import csv
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,17 @@ from ..config import load_config
 from ..data.images import as_numpy_grid
 from ..evaluate import particles_or_steps
 from ..evaluate_images import INTERPOLATIONS
-from ..plotting import landscape, plt, save_both, scatter, wrap
+from ..plotting import (
+    OUTSIDE_LIMIT,
+    border_ratio,
+    density_colorbar,
+    landscape,
+    mark_outside,
+    plt,
+    save_both,
+    scatter,
+    wrap,
+)
 from .paper_values import DATASET_LABELS
 from .tables import METHOD_LABELS
 
@@ -32,39 +44,129 @@ def _limits(points: np.ndarray) -> tuple[float, float]:
     return -span, span
 
 
+@dataclass
+class _SyntheticRun:
+    samples: dict[str, np.ndarray]  # samples.npz: y (short-run), y_long (long-run MALA) when evaluated with it
+    landscape: dict[str, np.ndarray]  # landscape.npz
+    metrics: dict  # metrics.json ({} when missing)
+
+
+def _load_synthetic(run_dir: Path) -> _SyntheticRun:
+    metrics_path = run_dir / rundir.EVAL_METRICS
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    return _SyntheticRun(dict(np.load(run_dir / rundir.SAMPLES)), dict(np.load(run_dir / rundir.LANDSCAPE)), metrics)
+
+
+def _mmd(value: float | None) -> str:
+    return "MMD$^2$ –" if value is None else f"MMD$^2$={value:.2e}"
+
+
+def _beyond(points: np.ndarray, limits: tuple[float, float]) -> str:
+    """", k% out" for the share of points outside the panel's limits, when it is at least 1 %."""
+    share = float((np.abs(points) > limits[1]).any(-1).mean())
+    return f", {share:.0%} out" if share >= 0.01 else ""
+
+
+def outside_note(metrics: dict, density: np.ndarray) -> str | None:
+    """Why a landscape's mass lies outside its grid, or None. Rule: more than OUTSIDE_LIMIT (10 %) of the long-run
+    MALA chains end outside the grid (``long_run_outside_grid``), or exp(-U) on the grid's edge exceeds
+    OUTSIDE_LIMIT of its maximum (the grid cuts through the density)."""
+    outside = metrics.get("long_run_outside_grid")
+    if outside is not None and outside > OUTSIDE_LIMIT:
+        return f"mass outside grid: {outside:.0%} of long-run chains"
+    ratio = border_ratio(density)
+    if ratio > OUTSIDE_LIMIT:
+        return f"mass outside grid: exp(-U) at edge {ratio:.0%} of max"
+    return None
+
+
+def _method_panels(axes: list[plt.Axes], run: _SyntheticRun | None, name: str, limits: tuple[float, float]):
+    """One method's panels of a Figure 1 row: short-run y, [long-run y,] exp(-U) over x. Returns the landscape
+    image (None without a run)."""
+    if run is None:
+        for ax in axes:
+            ax.axis("off")
+        axes[0].text(0.5, 0.5, f"{name}: no run", ha="center", va="center", fontsize=6, transform=axes[0].transAxes)
+        return None
+    y = run.samples["y"]
+    scatter(axes[0], y[:2000], f"{name}: short-run y\n{_mmd(run.metrics.get('mmd2'))}{_beyond(y, limits)}",
+            limits, "y")
+    if len(axes) == 3:
+        if "y_long" in run.samples:
+            y_long = run.samples["y_long"]
+            escaped = run.metrics.get("long_run_escaped_fraction") or 0.0
+            note = f", {escaped:.0%} esc." if escaped > 0 else _beyond(y_long, limits)
+            scatter(axes[1], y_long[:2000], f"{name}: long-run y\n{_mmd(run.metrics.get('mmd2_long_run'))}{note}",
+                    limits, "y")
+        else:
+            axes[1].axis("off")
+            axes[1].text(0.5, 0.5, "no long run", ha="center", va="center", fontsize=6, transform=axes[1].transAxes)
+    image = landscape(axes[-1], run.landscape, f"{name}: exp(-U)\nover latent x", "x")
+    note = outside_note(run.metrics, run.landscape["density"])
+    if note:
+        mark_outside(axes[-1], note)
+    return image
+
+
+def _legend(ax: plt.Axes, with_long: bool, steps: int | None, width_in: float) -> None:
+    """The key to Figure 1's panels, as text."""
+    parts = ["Columns: data y = held-out points in data space. short-run y = samples of the model as trained and as "
+             "the paper samples it: J ULA steps on U from N(0, I), decoded by the generator."]
+    if with_long:
+        parts.append(f"long-run y = samples of exp(-U) itself: MALA chains (Metropolis-adjusted, step size adapted "
+                     f"to acceptance 0.574, then fixed; {steps or 'T'} steps) from N(0, I), decoded the same way; "
+                     "\"esc.\" = share of chains that escaped beyond 10 x the short-run latents' radius; "
+                     "\"out\" = share of points beyond the panel.")
+    parts.append("exp(-U) = the energy landscape over latent x, normalised on a grid spanning the short-run latents "
+                 "(+10 %), on a log colour scale (colour bar), grey beyond the grid. MMD^2 against the held-out "
+                 "points (our addition; one kernel for both samplers). Red frame: more than 10 % of the mass lies "
+                 "outside the grid (long-run chains outside it, or exp(-U) on its edge above 10 % of its max).")
+    ax.axis("off")
+    ax.text(0.0, 1.0, "\n".join(wrap(p, max(int(width_in * 19), 40)) for p in parts), transform=ax.transAxes,
+            va="top", ha="left", fontsize=6.5, linespacing=1.3)
+
+
 def samples_and_landscapes(run_dirs: list[str | Path], data_files: list[str | Path], prefix: str | Path,
                            title: str, timing_csv: str | Path | None = None) -> None:
-    """Figure 1. Left: a row per (data set, N) and, per method, its samples and exp(-U); right (with
-    ``timing_csv``, an ``ebipla bench`` output): seconds per training step against N.
+    """Figure 1. One row per (data set, N): the held-out data, then per method its short-run samples, its long-run
+    samples of exp(-U) (when the runs were evaluated with them) and exp(-U) over the latent grid, all panels
+    square; a shared colour bar for exp(-U). Below: seconds per training step against N (with ``timing_csv``, an
+    ``ebipla bench`` output) and the key to the panels.
 
-    ``data_files``: one ``ebipla data`` output per data set, whose held-out points fix the axes and fill the
-    first column.
+    ``data_files``: one ``ebipla data`` output per data set, whose held-out points fix the data-space axes and fill
+    the first column. Sample panels carry their MMD^2 from the run's metrics.json.
     """
-    runs = {_run_info(Path(d))[:3]: Path(d) for d in run_dirs}
+    runs = {_run_info(Path(d))[:3]: _load_synthetic(Path(d)) for d in run_dirs}
     data = {Path(f).stem: np.load(f)["y_eval"] for f in data_files}
     keys = sorted({(ds, n) for ds, _, n in runs}, key=lambda k: (list(data).index(k[0]), k[1]))
     methods = [m for m in METHOD_LABELS if any(r[1] == m for r in runs)]
-    cols = 1 + 2 * len(methods)
-    extra = 3 if timing_csv else 0  # grid columns of the runtime panel
-    fig = plt.figure(figsize=(1.6 * (cols + extra), 1.6 * max(len(keys), 2)))
-    grid = fig.add_gridspec(max(len(keys), 2), cols + extra)
+    with_long = any("y_long" in r.samples for r in runs.values())
+    per_method = 3 if with_long else 2
+    cols = 1 + per_method * len(methods)
+    panel, bottom = 1.75, 2.0  # inches
+    width = panel * cols + 0.7
+    fig = plt.figure(figsize=(width, panel * 1.12 * len(keys) + bottom + 0.5), layout="constrained")
+    outer = fig.add_gridspec(2, 1, height_ratios=[panel * 1.12 * len(keys), bottom])
+    top = outer[0].subgridspec(len(keys), cols + 1, width_ratios=[1] * cols + [0.07])
+    image = None
     for row, (dataset, n) in enumerate(keys):
         lim = _limits(data[dataset])
-        scatter(fig.add_subplot(grid[row, 0]), data[dataset][:2000], f"{dataset} data", lim)
+        scatter(fig.add_subplot(top[row, 0]), data[dataset][:2000],
+                f"{DATASET_LABELS.get(dataset, dataset)}, N={n}\ndata y (held-out)", lim, "y")
         for i, method in enumerate(methods):
-            ax_s, ax_l = fig.add_subplot(grid[row, 1 + 2 * i]), fig.add_subplot(grid[row, 2 + 2 * i])
-            run_dir = runs.get((dataset, method, n))
-            if run_dir is None:
-                ax_s.axis("off")
-                ax_l.axis("off")
-                continue
-            scatter(ax_s, np.load(run_dir / rundir.SAMPLES)["y"][:2000], f"{METHOD_LABELS[method]} N={n}", lim)
-            landscape(ax_l, dict(np.load(run_dir / rundir.LANDSCAPE)), f"{METHOD_LABELS[method]} exp(-U)")
+            axes = [fig.add_subplot(top[row, 1 + per_method * i + j]) for j in range(per_method)]
+            image = _method_panels(axes, runs.get((dataset, method, n)), f"{METHOD_LABELS[method]} N={n}",
+                                   lim) or image
+    if image is not None:
+        density_colorbar(fig, image, fig.add_subplot(top[:, -1]))
+    steps = next((r.metrics["long_run_steps"] for r in runs.values() if "long_run_steps" in r.metrics), None)
     if timing_csv:
-        top = max(len(keys) // 2 - 1, 0)
-        runtime_panel(fig.add_subplot(grid[top:top + 2, cols + 1:]), timing_csv)
-    fig.suptitle(wrap(title, 25 * (cols + extra)), fontsize=8)
-    fig.tight_layout()
+        low = outer[1].subgridspec(1, 2, width_ratios=[1.0, 2.0])
+        runtime_panel(fig.add_subplot(low[0, 0]), timing_csv)
+        _legend(fig.add_subplot(low[0, 1]), with_long, steps, width * 2.0 / 3.0)
+    else:
+        _legend(fig.add_subplot(outer[1]), with_long, steps, width)
+    fig.suptitle(wrap(title, int(width * 16)), fontsize=8)
     save_both(fig, prefix)
 
 
@@ -73,8 +175,9 @@ def j_ablation(run_dirs: list[str | Path], prefix: str | Path, title: str) -> No
     runs = {(ds, j): Path(d) for d in run_dirs for ds, _, _, j in [_run_info(Path(d))]}
     datasets = sorted({ds for ds, _ in runs})
     js = sorted({j for _, j in runs})
-    fig, axes = plt.subplots(2 * len(datasets), len(js), figsize=(1.6 * len(js), 3.2 * len(datasets)),
-                             squeeze=False)
+    fig, axes = plt.subplots(2 * len(datasets), len(js), figsize=(1.7 * len(js) + 0.8, 3.5 * len(datasets) + 0.4),
+                             squeeze=False, layout="constrained")
+    image = None
     for r, dataset in enumerate(datasets):
         for c, j in enumerate(js):
             run_dir = runs.get((dataset, j))
@@ -82,11 +185,17 @@ def j_ablation(run_dirs: list[str | Path], prefix: str | Path, title: str) -> No
                 axes[2 * r, c].axis("off")
                 axes[2 * r + 1, c].axis("off")
                 continue
-            y = np.load(run_dir / rundir.SAMPLES)["y"][:2000]
-            scatter(axes[2 * r, c], y, f"{dataset} J={j}", _limits(y))
-            landscape(axes[2 * r + 1, c], dict(np.load(run_dir / rundir.LANDSCAPE)), "exp(-U)")
+            run = _load_synthetic(run_dir)
+            y = run.samples["y"][:2000]
+            scatter(axes[2 * r, c], y, f"{dataset} J={j}: short-run y\n{_mmd(run.metrics.get('mmd2'))}", _limits(y),
+                    "y")
+            image = landscape(axes[2 * r + 1, c], run.landscape, f"J={j}: exp(-U) over x", "x")
+            note = outside_note(run.metrics, run.landscape["density"])
+            if note:
+                mark_outside(axes[2 * r + 1, c], note)
+    if image is not None:
+        density_colorbar(fig, image, ax=axes)
     fig.suptitle(wrap(title, 25 * len(js)), fontsize=8)
-    fig.tight_layout()
     save_both(fig, prefix)
 
 

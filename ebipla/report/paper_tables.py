@@ -24,9 +24,11 @@ METRIC_LABELS = {"mse": "MSE", "fid": "FID"}
 
 
 def _row(model: str, source: str, dataset: str, metric: str, mean: float | None, uncertainty: float | None = None,
-         n: int | None = None, n_runs: int | None = None, runs: str = "", method: str = "") -> dict:
+         n: int | None = None, n_runs: int | None = None, runs: str = "", method: str = "", **scale) -> dict:
+    """One long-form row; ``scale``: the settings report.md checks against the paper's (batch_size, n_epochs,
+    fid_samples for the image tables; B, J for Table 4)."""
     return {"model": model, "source": source, "method": method, "dataset": dataset, "N": n, "metric": metric,
-            "mean": mean, "uncertainty": uncertainty, "n_runs": n_runs, "runs": runs}
+            "mean": mean, "uncertainty": uncertainty, "n_runs": n_runs, "runs": runs, **scale}
 
 
 def ours(metrics_files: list[str | Path], metrics: tuple[str, ...] = ("mse", "fid"),
@@ -41,7 +43,7 @@ def ours(metrics_files: list[str | Path], metrics: tuple[str, ...] = ("mse", "fi
         for metric in metrics:
             rows.append(_row(f"{METHOD_LABELS[r.method]} (ours, N={r.N})", "ours", r.dataset, metric,
                              getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_sem"), r.N, r.n_seeds, r.runs,
-                             r.method))
+                             r.method, batch_size=r.batch_size, n_epochs=r.n_epochs, fid_samples=r.fid_samples))
     return rows
 
 
@@ -129,10 +131,11 @@ def table4(timing_csv: str | Path, prefix: str | Path, caption: str) -> pd.DataF
         dataset, method, n = r["dataset"], r["method"], int(r["N"])
         model = f"{METHOD_LABELS[method]} (ours, N={n})"
         device = r["device"]
+        scale = {"B": _int_or_none(r.get("B")), "J": _int_or_none(r.get("J"))}  # batch size, prior steps
         rows.append(_row(model, f"ours: {device}", dataset, "seconds", float(r["mean_s"]), float(r["std_s"]), n,
-                         int(r["runs"]), str(timing_csv), method))
+                         int(r["runs"]), str(timing_csv), method, **scale))
         rows.append(_row(model, f"ours: {device}", dataset, "gflops", float(r["gflops_per_step"]), None, n, 1,
-                         str(timing_csv), method))
+                         str(timing_csv), method, **scale))
     for dataset in dict.fromkeys(r["dataset"] for r in timed):
         for method, (seconds, gflops) in pv.TABLE4.get(dataset, {}).items():
             model = f"{METHOD_LABELS[method]} (paper)"
@@ -148,3 +151,7 @@ def table4(timing_csv: str | Path, prefix: str | Path, caption: str) -> pd.DataF
     wide.sort(key=lambda line: order.index(line["data set"]))
     write_table(long, pd.DataFrame(wide), prefix, caption)
     return long
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value not in (None, "") else None

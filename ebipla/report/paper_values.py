@@ -75,3 +75,9 @@ LITERATURE: dict[str, tuple[str, list[tuple[str, float]]]] = {
         ("2s-VAE", 44.40), ("RAE", 40.95), ("DCGAN", 12.50), ("Glow", 23.32), ("LEBM", 37.87), ("SM-LEBM", 41.21),
         ("ED-LEBM", 36.73), ("EBM-FCE", 12.21), ("DDAEBM", 10.29), ("GEBM", 5.21), ("CoopFlow", 4.15)]),
 }
+
+# The scale behind the paper's numbers (paper.md 4.2 and Appendix C.3): report.md calls a row of ours made at
+# another scale "not comparable (scale)" instead of giving a verdict. Image runs: batch 128, 200 epochs, FID from
+# 50,000 samples; Table 4: batch 128, J = 60 prior steps, on a GPU.
+IMAGE_SCALE = {"batch_size": 128, "n_epochs": 200, "fid_samples": 50000}
+TABLE4_SCALE = {"B": 128, "J": 60}

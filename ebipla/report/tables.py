@@ -46,19 +46,54 @@ def recovered_runs(group: pd.DataFrame) -> int:
 
 
 def synthetic_mmd(files: list[str | Path]) -> pd.DataFrame:
-    """Long form: data set, method, N, MMD^2 mean, s.e., number of seeds, how many of them recovered from a
-    divergence."""
+    """Long form, one row per (data set, method, N): MMD^2 of the short-run samples (``mmd2``, mean over seeds, and
+    ``mmd2_sem``, its s.e.) and of the long-run MALA samples of exp(-U) (``mmd2_long_run`` and s.e.; NaN for runs
+    evaluated without them) with the long run's acceptance, mixing MMD^2 and escaped fraction (means); the number
+    of seeds; the divergence recoveries (summed over seeds) and how many runs went through one; the training
+    iterations; the wall seconds of training (mean; NaN where not recorded); the run directories (``runs``)."""
     df = read_metrics(files)
     rows = []
     for (dataset, method, n), group in df.groupby(["dataset", "algorithm", "n"], sort=True):
         mean, sem, count = mean_sem(group["mmd2"])
-        rows.append({"dataset": dataset, "method": method, "N": int(n), "mmd2_mean": mean, "mmd2_sem": sem,
-                     "n_seeds": count, "recovered_runs": recovered_runs(group),
-                     "n_samples": int(group["n_samples"].iloc[0]), "iteration": int(group["iteration"].max())})
+        long_mean, long_sem = _mean_sem_of(group, "mmd2_long_run")
+        rows.append({"dataset": dataset, "method": method, "N": int(n), "mmd2": mean, "mmd2_sem": sem,
+                     "mmd2_long_run": long_mean, "mmd2_long_run_sem": long_sem,
+                     "long_run_acceptance": _mean_of(group, "long_run_acceptance"),
+                     "long_run_mixing_mmd2": _mean_of(group, "long_run_mixing_mmd2"),
+                     "long_run_escaped_fraction": _mean_of(group, "long_run_escaped_fraction"),
+                     "n_seeds": count,
+                     "divergence_recoveries": int(group["divergence_recoveries"].fillna(0).sum())
+                     if "divergence_recoveries" in group else 0,
+                     "recovered_runs": recovered_runs(group),
+                     "iterations": int(group["iteration"].max()), "train_seconds": _mean_of(group, "train_seconds"),
+                     "n_samples": int(group["n_samples"].iloc[0]),
+                     "runs": _runs_of(group)})
     table = pd.DataFrame(rows)
     order = {name: i for i, name in enumerate(DATASETS)}  # the paper's order
     return table.sort_values(["dataset", "method", "N"], key=lambda c: c.map(order) if c.name == "dataset" else c,
                              ignore_index=True)
+
+
+def _mean_of(group: pd.DataFrame, column: str) -> float:
+    """Mean over the group's runs that have ``column``; NaN when none has it."""
+    return float(pd.to_numeric(group[column], errors="coerce").mean()) if column in group else float("nan")
+
+
+def _mean_sem_of(group: pd.DataFrame, column: str) -> tuple[float, float]:
+    if column not in group or group[column].count() == 0:
+        return float("nan"), float("nan")
+    mean, sem, _ = mean_sem(pd.to_numeric(group[column], errors="coerce"))
+    return mean, sem
+
+
+def _runs_of(group: pd.DataFrame) -> str:
+    """The group's run directories as one seed pattern (``run_pattern``), or listed with "; " if they differ in
+    more than the seed."""
+    dirs = [str(Path(p).parent) for p in group["path"]]
+    try:
+        return run_pattern(dirs)
+    except ValueError:
+        return "; ".join(sorted(set(dirs)))
 
 
 def image_metrics(files: list[str | Path]) -> pd.DataFrame:
@@ -73,8 +108,15 @@ def image_metrics(files: list[str | Path]) -> pd.DataFrame:
                      "fid_samples": int(group["fid_samples"].iloc[0]),
                      "fid_feature_extractor": group["fid_feature_extractor"].iloc[0],
                      "iteration": int(group["iteration"].max()),
+                     "batch_size": _first(group, "batch_size"), "n_epochs": _first(group, "n_epochs"),
                      "runs": run_pattern([str(Path(p).parent) for p in group["path"]])})
     return pd.DataFrame(rows)
+
+
+def _first(group: pd.DataFrame, column: str) -> float:
+    """The group's first recorded value of ``column`` (NaN where no run records it: older metrics files)."""
+    values = group[column].dropna() if column in group else []
+    return float(values.iloc[0]) if len(values) else float("nan")
 
 
 def run_pattern(run_dirs: list[str]) -> str:
@@ -122,14 +164,28 @@ def write_table(long: pd.DataFrame, wide: pd.DataFrame, prefix: str | Path, capt
 
 
 def write_synthetic_mmd(files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
-    """``prefix``.csv (long form), .md and .tex (data set x N rows, one column per method)."""
+    """``prefix``.csv (long form), .md and .tex (data set x N rows; per method the short-run and the long-run
+    MMD^2, mean ± s.e. over seeds, side by side)."""
     long = synthetic_mmd(files)
-    long["cell"] = [fmt_mean_sem(m, s) + (f" ({r} of {n} runs recovered from a divergence)" if r else "")
-                    for m, s, r, n in zip(long["mmd2_mean"], long["mmd2_sem"], long["recovered_runs"], long["n_seeds"])]
-    wide = long.pivot(index=["dataset", "N"], columns="method", values="cell").reset_index()
-    wide = wide.sort_values(["dataset", "N"], key=lambda c: c.map({d: i for i, d in enumerate(DATASETS)})
-                            if c.name == "dataset" else c, ignore_index=True)
-    wide.columns.name = None
-    wide = wide.rename(columns={"dataset": "data set", **METHOD_LABELS})
-    write_table(long.drop(columns="cell"), wide, prefix, caption)
+    long["short"] = [fmt_mean_sem(m, s) + (f" ({r} of {n} runs recovered from a divergence)" if r else "")
+                     for m, s, r, n in zip(long["mmd2"], long["mmd2_sem"], long["recovered_runs"], long["n_seeds"])]
+    long["long"] = [_long_run_cell(r) for r in long.itertuples()]
+    wide = long.pivot(index=["dataset", "N"], columns="method", values=["short", "long"])
+    methods = [m for m in METHOD_LABELS if m in set(long["method"])]
+    wide = wide[[(kind, m) for m in methods for kind in ("short", "long")]]
+    wide.columns = [f"{METHOD_LABELS[m]} {'short-run' if kind == 'short' else 'long-run (MALA)'}"
+                    for kind, m in wide.columns]
+    wide = wide.reset_index().sort_values(["dataset", "N"], key=lambda c: c.map({d: i for i, d in enumerate(DATASETS)})
+                                          if c.name == "dataset" else c, ignore_index=True)
+    wide = wide.rename(columns={"dataset": "data set"}).fillna("–")
+    write_table(long.drop(columns=["short", "long"]), wide, prefix, caption)
     return long
+
+
+def _long_run_cell(row) -> str:
+    """The long-run MMD^2 cell: mean ± s.e., with the share of escaped chains when any escaped; – without."""
+    if _isnan(row.mmd2_long_run):
+        return "–"
+    escaped = row.long_run_escaped_fraction
+    return fmt_mean_sem(row.mmd2_long_run, row.mmd2_long_run_sem) + (
+        f" ({escaped:.1%} of chains escaped)" if not _isnan(escaped) and escaped > 0 else "")

@@ -194,6 +194,12 @@ def metrics_of(runs):
     return [f"{run}/metrics.json" for run in runs]
 
 
+def fid_baseline_runs():
+    """Runs whose FID gets reference points (ebipla fid-baselines): Table 1's first seed of each data set, method
+    and N."""
+    return experiment_runs("table1", first_seed=True)
+
+
 def figure2_runs():
     """Figure 2: one run per data set of Tables 1 and 2(a): the figure's method, first N, first seed."""
     runs = {}

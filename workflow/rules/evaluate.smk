@@ -1,5 +1,6 @@
-# Evaluation of finished runs: synthetic (MMD^2, samples and the energy landscape in one pass) and images (FID,
-# reconstruction MSE, sample grid, interpolations); the per-step timing of Figure 1 (right) and of Table 4.
+# Evaluation of finished runs: synthetic (MMD^2 of short-run and long-run samples, samples and the energy landscape
+# in one pass) and images (FID, reconstruction MSE, sample grid, interpolations; FID reference points for Table 1's
+# first seeds); the per-step timing of Figure 1 (right) and of Table 4.
 
 
 rule evaluate_synthetic:
@@ -55,6 +56,30 @@ rule evaluate_images:
     shell:
         "OMP_NUM_THREADS={threads} ebipla evaluate --run {params.run_dir} --set eval.fid.weights_path={input.weights}"
         " --set eval.fid.reference={input.reference} > {log} 2>&1"
+
+
+rule fid_baselines:
+    # Reference points for a run's FID: held-out real images and the untrained model with the same sampler.
+    input:
+        summary="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/train_summary.json",
+        reference="results/datasets/{dataset}/fid_ref.npz",
+        weights=fid_weights,
+    output:
+        "results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/fid_baselines.json",
+    log:
+        "results/logs/fid_baselines/{dataset}/{method}/N{N}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/fid_baselines/{dataset}/{method}/N{N}/{variant}/seed{seed}.tsv"
+    conda:
+        ENV
+    threads: SITE["cpus_train"]
+    resources:
+        **gpu_resources(SITE["runtime_eval_images"]),
+    params:
+        run_dir=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "OMP_NUM_THREADS={threads} ebipla fid-baselines --run {params.run_dir} --set eval.fid.weights_path="
+        "{input.weights} --set eval.fid.reference={input.reference} --out {output} > {log} 2>&1"
 
 
 rule timing:

@@ -117,6 +117,7 @@ rule figure1:
         landscapes=lambda wc: [
             f"{d}/landscape.npz" for d in grid_runs([SYN["figure_seed"]])
         ],
+        metrics=lambda wc: metrics_of(grid_runs([SYN["figure_seed"]])),
         data=expand("results/data/synthetic/{dataset}.npz", dataset=SYN["datasets"]),
         timing="results/timing/synthetic.csv",
     output:
@@ -276,6 +277,12 @@ rule paper_report:
         ]
         + [f"{PAPER}/table4.csv"],
         summaries=lambda wc: [f"{run}/train_summary.json" for run in image_runs()],
+        synthetic_mmd=f"{PAPER}/synthetic_mmd.csv",
+        theory=f"{PAPER}/figure_theory.csv",
+        fid_baselines=lambda wc: [
+            f"{run}/fid_baselines.json" for run in fid_baseline_runs()
+        ],
+        baseline_metrics=lambda wc: metrics_of(fid_baseline_runs()),
     output:
         report(f"{PAPER}/report.md", caption="../report/report.rst", category="Report"),
     log:
@@ -290,8 +297,14 @@ rule paper_report:
             f"--{os.path.basename(t)[:-4]} {t}" for t in input.tables
         ),
         caption=config["captions"]["report"],
+        baselines=lambda wc, input: (
+            "--fid-baselines " + " ".join(input.fid_baselines)
+            if input.fid_baselines
+            else ""
+        ),
     shell:
-        "ebipla report paper-report {params.tables} --out {output} --caption {params.caption:q} > {log} 2>&1"
+        "ebipla report paper-report {params.tables} --synthetic-mmd {input.synthetic_mmd} --theory {input.theory}"
+        " {params.baselines} --out {output} --caption {params.caption:q} > {log} 2>&1"
 
 
 localrules:
