@@ -23,7 +23,7 @@ from workflow_helpers import copy_repo, run, tool_env
 # 1 FID reference, 2 timing jobs, the Theorem 1 study. Data preparation, the digits classifier, tables, figures and
 # the report run locally.
 EXPECTED_SLURM_JOBS = {"train": 9, "evaluate_synthetic": 6, "evaluate_images": 3, "fid_reference": 1, "timing": 1,
-                       "timing_images": 1, "figure_theory": 1}
+                       "timing_images": 1, "figure_theory": 1, "fid_baselines": 2}
 
 
 def test_ci_config_runs_as_slurm_jobs(tmp_path):

@@ -34,6 +34,10 @@ def test_trace_retraces_the_training_run(tmp_path):
         assert row["loss_decoder"] == expected[row["iteration"]]["loss_decoder"]
         assert row["loss_energy"] == pytest.approx(row["u_pos"] - row["u_neg"], rel=1e-4, abs=1e-5)
     assert len(read_rows(tmp_path / "trace.csv")) == 6
+    # training records its wall time beside the checkpoint (train_time.json) and in the summary
+    summary = json.loads((tmp_path / "whole" / rundir.TRAIN_SUMMARY).read_text())
+    assert summary["train_seconds"] > 0
+    assert json.loads((tmp_path / "part" / rundir.TRAIN_TIME).read_text())["iteration"] == 3
     # the run directory is left as it was
     assert torch.load(tmp_path / "part" / rundir.CHECKPOINT, weights_only=False)["iteration"] == 3
 
