@@ -22,12 +22,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .errors import CheckpointError, OutputError
+
+if TYPE_CHECKING:  # torch is imported where a checkpoint is read or written, so that writing text starts fast
+    import torch
 
 FORMAT_VERSION = 1
 TEMP_SUFFIX = ".tmp"
@@ -177,11 +179,15 @@ def atomic_save_npz(path: str | Path, **arrays: np.ndarray) -> None:
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    import torch
+
     atomic_write(path, lambda f: torch.save({"format_version": FORMAT_VERSION, **payload}, f))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`; a damaged file raises :class:`CheckpointError`."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist. Train the run first (ebipla train).")

@@ -348,31 +348,39 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import figures, paper_report, paper_tables, tables
-
+    # Each subcommand imports only what it needs: the tables read JSON and CSV files, and importing torch and
+    # matplotlib for them would cost seconds per workflow job.
     what, out, caption = args.what, args.out, args.caption
     if what == "synthetic-mmd":
+        from .report import tables
+
         tables.write_synthetic_mmd(args.metrics, out, caption)
-    elif what == "table1":
-        paper_tables.table1(args.metrics, args.datasets, out, caption)
-    elif what == "table2a":
-        paper_tables.table2a(args.metrics, args.datasets, out, caption)
-    elif what == "table2b":
-        paper_tables.table2b(args.metrics, out, caption)
-    elif what == "literature":
-        paper_tables.literature(args.table, args.metrics, args.dataset, out, caption)
-    elif what == "table4":
-        paper_tables.table4(args.timing, out, caption)
-    elif what == "samples-landscapes":
-        figures.samples_and_landscapes(args.runs, args.data, out, caption, args.timing)
-    elif what == "j-ablation":
-        figures.j_ablation(args.runs, out, caption)
-    elif what == "figure2":
-        figures.sample_grids(args.runs, out, caption)
-    elif what == "figure4":
-        figures.interpolations(args.run, out, caption)
-    elif what == "figure5":
-        figures.synthetic_datasets(args.data, out, caption)
+    elif what in ("table1", "table2a", "table2b", "literature", "table4"):
+        from .report import paper_tables
+
+        if what == "table1":
+            paper_tables.table1(args.metrics, args.datasets, out, caption)
+        elif what == "table2a":
+            paper_tables.table2a(args.metrics, args.datasets, out, caption)
+        elif what == "table2b":
+            paper_tables.table2b(args.metrics, out, caption)
+        elif what == "literature":
+            paper_tables.literature(args.table, args.metrics, args.dataset, out, caption)
+        else:
+            paper_tables.table4(args.timing, out, caption)
+    elif what in ("samples-landscapes", "j-ablation", "figure2", "figure4", "figure5"):
+        from .report import figures
+
+        if what == "samples-landscapes":
+            figures.samples_and_landscapes(args.runs, args.data, out, caption, args.timing)
+        elif what == "j-ablation":
+            figures.j_ablation(args.runs, out, caption)
+        elif what == "figure2":
+            figures.sample_grids(args.runs, out, caption)
+        elif what == "figure4":
+            figures.interpolations(args.run, out, caption)
+        else:
+            figures.synthetic_datasets(args.data, out, caption)
     elif what == "sweep":
         from .report.sweep import write_sweep
 
@@ -383,6 +391,8 @@ def _report(args: argparse.Namespace) -> int:
         theory.write_theory_study(f"{out}.csv", args.scale)
         theory.theory_figure(f"{out}.csv", out, caption)
     else:
+        from .report import paper_report
+
         tabs = {t: getattr(args, t) for t in ("table1", "table2a", "table2b", "table4") if getattr(args, t)}
         paper_report.write_report(tabs, out, caption, args.synthetic_mmd, args.theory, args.fid_baselines)
     log.info("wrote %s%s", out, "" if what == "paper-report" else ".*")

@@ -30,8 +30,6 @@ from .metrics.mse import map_latents, reconstruction_mse
 from .models import LatentEBM
 from .sampling import sample_latents
 
-INTERPOLATIONS = "interpolations.npz"
-FID_BASELINES = "fid_baselines.json"
 STREAM_FIGURES = 31
 
 
@@ -105,7 +103,7 @@ def fid_baselines(run_dir: str | Path, out: str | Path | None = None, overrides:
         "sampler_steps": n_steps, "sampler_gamma": gamma, "dataset": cfg.data.name, "algorithm": cfg.algorithm.name,
         "n": particles_or_steps(cfg), "seed": cfg.seed, "run": str(run_dir),
     }
-    atomic_write_json(Path(out) if out else Path(run_dir) / FID_BASELINES, result)
+    atomic_write_json(Path(out) if out else Path(run_dir) / rundir.FID_BASELINES, result)
     return result
 
 
@@ -172,7 +170,7 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
         **run_fields(cfg, trained.payload, run_dir),
     }
     atomic_save_npz(run_dir / rundir.SAMPLES, grid=grid.numpy())
-    atomic_save_npz(run_dir / INTERPOLATIONS, **arrays)
+    atomic_save_npz(run_dir / rundir.INTERPOLATIONS, **arrays)
     write_png(run_dir / "samples.png", as_numpy_grid(grid))
     rows = [arrays[k].reshape(-1, *arrays[k].shape[2:]) for k in ("val", "train") if k in arrays]
     write_png(run_dir / "interpolations.png", as_numpy_grid(torch.from_numpy(np.concatenate(rows)), figures.points))

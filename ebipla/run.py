@@ -43,6 +43,8 @@ TRAIN_TIME = "train_time.json"
 SAMPLES = "samples.npz"
 EVAL_METRICS = "metrics.json"
 LANDSCAPE = "landscape.npz"
+INTERPOLATIONS = "interpolations.npz"  # image runs: Figure 4's latent interpolations
+FID_BASELINES = "fid_baselines.json"  # image runs: FID reference points
 
 
 def resolve_device(name: str) -> torch.device:

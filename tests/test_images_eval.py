@@ -18,7 +18,7 @@ from ebipla.config.schema import MseConfig
 from ebipla.data import training_set
 from ebipla.data.images import digits_splits, load_split
 from ebipla.evaluate import evaluate_run
-from ebipla.evaluate_images import FID_BASELINES, compute_reference, fid_baselines, interpolate
+from ebipla.evaluate_images import compute_reference, fid_baselines, interpolate
 from ebipla.metrics import fid as fidlib
 from ebipla.metrics.digits_cnn import digits_labels, train_classifier
 from ebipla.metrics.mse import adam_plateau, map_latents, map_objective, reconstruction_mse
@@ -199,7 +199,7 @@ def test_digits_train_and_evaluate_end_to_end(tmp_path, digits_world, method):
     assert (tmp_path / "samples.png").stat().st_size > 0 and (tmp_path / "interpolations.png").stat().st_size > 0
     if method == "ebipla":  # FID reference points: real held-out digits are far closer than an untrained model
         refs = fid_baselines(tmp_path)
-        assert json.loads((tmp_path / FID_BASELINES).read_text()) == refs
+        assert json.loads((tmp_path / rundir.FID_BASELINES).read_text()) == refs
         assert refs["n_heldout"] == 297 and refs["fid_samples"] == 200 and refs["sampler_steps"] == 10
         assert 0 < refs["fid_heldout_real"] < metrics["fid"] and refs["fid_heldout_real"] < refs["fid_untrained"]
         assert refs["fid_untrained"] != metrics["fid"] and metrics["train_seconds"] > 0

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import make_moons
 
 from ..checkpoint import atomic_save_npz
 from ..config.schema import CircleConfig, DataConfig, MoonsConfig, SwissRollConfig, ToyConfig
@@ -52,6 +51,8 @@ def swissroll(cfg: SwissRollConfig, n: int, rng: np.random.Generator) -> tuple[n
 
 
 def moons(cfg: MoonsConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_moons  # imported here: sklearn costs seconds at startup
+
     base, _ = make_moons(n_samples=n, noise=0.0, shuffle=True, random_state=int(rng.integers(2**31)))
     x = base + cfg.noise_std * rng.standard_normal((n, 2))
     return x, x @ rotation(cfg.angle_deg).T

@@ -18,7 +18,6 @@ from .. import run as rundir
 from ..config import load_config
 from ..data.images import as_numpy_grid
 from ..evaluate import particles_or_steps
-from ..evaluate_images import INTERPOLATIONS
 from ..plotting import (
     OUTSIDE_LIMIT,
     border_ratio,
@@ -240,7 +239,7 @@ def sample_grids(run_dirs: list[str | Path], prefix: str | Path, title: str) -> 
 def interpolations(run_dir: str | Path, prefix: str | Path, title: str) -> None:
     """Figure 4: latent interpolations between validation images (MAP latents, top) and training images (a random
     posterior particle, bottom), one row per pair (``interpolations.npz`` of ``ebipla evaluate``)."""
-    arrays = np.load(Path(run_dir) / INTERPOLATIONS)
+    arrays = np.load(Path(run_dir) / rundir.INTERPOLATIONS)
     panels = [(key, label) for key, label in (("val", "validation set (MAP latents)"),
                                               ("train", "training set (posterior particles)")) if key in arrays]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.2 * len(panels) + 0.6), squeeze=False)
