@@ -16,7 +16,9 @@ as shares of the iteration's median time.
 :func:`chain_bench` (``ebipla bench --chain-variants``) times the J-step prior chain alone in several
 implementations on the same x0 and noise, interleaved round by round (:data:`CHAIN_VARIANTS`): a plain autograd
 loop (the baseline), the hand-written latent gradient on ATen's kernels (the chain before issue 6), the default
-chain (:func:`.algorithms.langevin.prior_chain`: oneDNN products on CPU) and the default in bfloat16.
+chain (:func:`.algorithms.langevin.prior_chain`: oneDNN products on CPU), the default in bfloat16, and the default
+chain on the same MLP given as a user's network (``custom_autograd``: a custom energy's latent gradient comes from
+autograd, :mod:`.models.custom`).
 
 On a CPU without native bfloat16 (AVX2 only, :func:`.models.energy.bf16_native`) the bf16 variant is still run and
 timed, on ATen's fallback kernels, since that is what ``train.precision: bfloat16`` runs there; its rows carry the
@@ -47,6 +49,7 @@ from .checkpoint import atomic_write_text
 from .config import load_config
 from .errors import ConfigError
 from .models import energy as energy_module
+from .models.custom import AutogradEnergy
 from .run import describe_device, new_model, resolve_device, training_data
 
 log = logging.getLogger("ebipla.bench")
@@ -191,6 +194,26 @@ def _bf16_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: 
     return prior_chain(energy, x0, gamma, noise, dtype=torch.bfloat16)
 
 
+class _PlainMlp(torch.nn.Module):
+    """The built-in energy MLP's function written as a user would (stock F.linear layers), sharing its weights."""
+
+    def __init__(self, energy: torch.nn.Module):
+        super().__init__()
+        self.energy = energy
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.energy.hidden:
+            x = self.energy.act(torch.nn.functional.linear(x, layer.weight, layer.bias))
+        return torch.nn.functional.linear(x, self.energy.out.weight, self.energy.out.bias)  # (B, 1)
+
+
+def _custom_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor) -> torch.Tensor:
+    """The training chain (prior_chain) on the same MLP given as a user's network (``model.energy.target``): its
+    latent gradient by autograd (:class:`.models.custom.AutogradEnergy`), what a custom energy costs."""
+    custom = AutogradEnergy(_PlainMlp(energy), energy.d_x, energy.prior_sigma)
+    return prior_chain(custom, x0, gamma, noise)
+
+
 def _bare_passes(energy: torch.nn.Module, x: torch.Tensor, n: int) -> None:
     """n bare forward + backward passes of U_alpha on x by stock PyTorch autograd (the floor of n chain steps)."""
     with _onednn(False):
@@ -204,6 +227,7 @@ CHAIN_VARIANTS: dict[str, Callable[..., torch.Tensor]] = {
     "aten": _aten_chain,  # before: hand-written gradient, ATen products
     "default": prior_chain,  # after: what training runs (oneDNN products on CPU)
     "bf16": _bf16_chain,  # optional: the default in bfloat16
+    "custom_autograd": _custom_chain,  # a user's energy network (model.energy.target): autograd in the chain
 }
 
 
@@ -264,14 +288,14 @@ def chain_bench(n_prior_steps: int = 500, batch_size: int = 1000, repeats: int =
 
 def format_chain_table(rows: list[dict]) -> str:
     variants = [k.removesuffix("_max_abs_diff") for k in rows[0] if k.endswith("_max_abs_diff")] if rows else []
-    head = (f"{'activation':>10} {'variant':>14} {'s/chain':>8} {'ms/step':>8} {'autograd/this':>13} "
+    head = (f"{'activation':>10} {'variant':>15} {'s/chain':>8} {'ms/step':>8} {'autograd/this':>13} "
             f"{'this/(J bare)':>13} {'max |diff|':>10}")
     lines = [head, "-" * len(head)]
     for r in rows:
         for v in variants:
             speedup = r.get(f"autograd_loop_over_{v}", 1.0)
             name = f"{v} (ATen)" if v == "bf16" and r.get("bf16_note") else v
-            lines.append(f"{r['activation']:>10} {name:>14} {r[f'{v}_s']:>8.3f} {1e3 * r[f'{v}_s'] / r['J']:>8.3f} "
+            lines.append(f"{r['activation']:>10} {name:>15} {r[f'{v}_s']:>8.3f} {1e3 * r[f'{v}_s'] / r['J']:>8.3f} "
                          f"{speedup:>13.2f} {r[f'{v}_over_J_bare']:>13.2f} {r[f'{v}_max_abs_diff']:>10.1e}")
     if rows and rows[0].get("bf16_note"):
         lines.append(rows[0]["bf16_note"])

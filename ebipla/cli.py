@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--n-eval", type=int, default=5000, help="held-out points (default 5000)")
 
-    p = sub.add_parser("prepare", help="download and prepare an image data set (<data.root>/<name>/{train,val}.pt)")
+    p = sub.add_parser("prepare", help="download and prepare an image data set, or your own folder of images or "
+                       "array file (<data.root>/<name>/{train,val}.pt)")
     _add_config_args(p)
 
     p = sub.add_parser("fid-ref", help="FID statistics of the training images (computed once per data set)")
@@ -104,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q = what.add_parser("theory", help="Theorem 1 on the toy model: the study's CSV and figure (.csv, .pdf, .png)")
     q.add_argument("--scale", choices=["full", "quick", "ci"], default="full")
+    q = what.add_parser("custom-samples", help="your experiment's samples: image grids, or vectors over the "
+                        "validation data (.pdf, .png)")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")
     q = what.add_parser("sweep", help="evaluated runs grouped by config keys, mean +- s.e. over seeds (.csv, .md)")
     q.add_argument("runs", nargs="+", metavar="DIR", help="run directories")
     q.add_argument("--by", nargs="+", required=True, metavar="KEY", help="config keys to group by, e.g. algorithm.h")
@@ -219,24 +223,26 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     # Imports are deferred so that `ebipla --help` and config errors answer quickly.
     if args.command in ("train", "config"):
-        from .config import dump_yaml, load_config
+        from . import api
+        from .config import dump_yaml
 
-        cfg = load_config(args.config, args.overrides)
+        cfg = api.load_config(args.config, args.overrides)
         if args.command == "config":
             sys.stdout.write(dump_yaml(cfg))
             return 0
-        from .run import resolve_device
-        from .train import train
-
-        device = resolve_device(args.device or cfg.device)
-        train(cfg, args.out, device=device, until_iteration=args.until_iteration, progress=args.progress,
-              restart_on_change=args.restart_on_config_change)
+        api.train(cfg, args.out, device=args.device, until_iteration=args.until_iteration, progress=args.progress,
+                  restart_on_change=args.restart_on_config_change)
         return 0
     if args.command == "data":
         from .config import load_config
+        from .config.schema import SYNTHETIC
         from .data import write_synthetic
+        from .errors import ConfigError
 
         cfg = load_config(args.config, args.overrides)
+        if cfg.data.name not in SYNTHETIC:
+            raise ConfigError(f"`ebipla data` writes a synthetic data set ({', '.join(SYNTHETIC)}); data.name is "
+                              f"{cfg.data.name!r}. Images, folders and arrays are prepared by `ebipla prepare`.")
         log.info("wrote %s", write_synthetic(cfg.data, args.out, args.n_eval))
         return 0
     if args.command in ("prepare", "fid-ref", "digits-classifier"):
@@ -323,7 +329,7 @@ def _images(args: argparse.Namespace) -> int:
     from .config import load_config
 
     cfg = load_config(args.config, args.overrides)
-    if not cfg.data.is_image:
+    if not cfg.data.is_image and not (args.command == "prepare" and cfg.data.name == "array"):
         from .errors import ConfigError
 
         raise ConfigError(f"`ebipla {args.command}` needs an image data set; data.name is {cfg.data.name!r}.")
@@ -338,9 +344,9 @@ def _images(args: argparse.Namespace) -> int:
         log.info("wrote %s", compute_reference(cfg, resolve_device(args.device or cfg.device), args.out))
     else:
         from .data.images import load_split
-        from .metrics.digits_cnn import digits_labels, train_classifier
+        from .metrics.digits_cnn import classifier_labels, train_classifier
 
-        labels, val_labels = digits_labels(cfg.data.digits.n_train)
+        labels, val_labels = classifier_labels(cfg.data)
         accuracy = train_classifier(load_split(cfg.data, "train"), labels, load_split(cfg.data, "val"),
                                     val_labels, args.out, seed=cfg.seed)
         log.info("wrote %s (validation accuracy %.3f)", args.out, accuracy)
@@ -368,7 +374,7 @@ def _report(args: argparse.Namespace) -> int:
             paper_tables.literature(args.table, args.metrics, args.dataset, out, caption)
         else:
             paper_tables.table4(args.timing, out, caption)
-    elif what in ("samples-landscapes", "j-ablation", "figure2", "figure4", "figure5"):
+    elif what in ("samples-landscapes", "j-ablation", "figure2", "figure4", "figure5", "custom-samples"):
         from .report import figures
 
         if what == "samples-landscapes":
@@ -379,6 +385,8 @@ def _report(args: argparse.Namespace) -> int:
             figures.sample_grids(args.runs, out, caption)
         elif what == "figure4":
             figures.interpolations(args.run, out, caption)
+        elif what == "custom-samples":
+            figures.custom_samples(args.runs, out, caption)
         else:
             figures.synthetic_datasets(args.data, out, caption)
     elif what == "sweep":

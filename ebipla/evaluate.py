@@ -15,6 +15,11 @@ bound the chains run off, which ``long_run_escaped_fraction`` (chains with |x| b
 with those of the other half at its end: near 0 (within the estimator's noise) when the chains have mixed; it
 says nothing once the chains have escaped (far-away points all look alike to the kernel), so read it together
 with the escaped fraction.
+
+Vectors from a file (``data.name: array``) are scored the same way, against the first ``eval.n_eval_points`` points
+of their validation split in place of a fresh draw. Samples (short- and long-run) are mapped back to the data's
+units (:class:`~ebipla.data.DataTransform`, recorded in the checkpoint) before the MMD and in samples.npz; the
+landscape stays in latent space.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import torch
 from . import run as rundir
 from .checkpoint import atomic_save_npz, atomic_write_json
 from .config import RunConfig
-from .data import make_synthetic
-from .errors import ConfigError
+from .data import DataTransform, make_synthetic
+from .data.images import load_split
+from .errors import ConfigError, DataError
 from .metrics import mmd2_unbiased
 from .models import LatentEBM
 from .sampling import decode_samples, long_run_latents, sample_latents
@@ -115,21 +121,24 @@ def landscape_bounds(latents: torch.Tensor, margin: float) -> np.ndarray:
 
 
 def long_run(model: LatentEBM, cfg: RunConfig, x_short: torch.Tensor, held_out: torch.Tensor, bandwidth: float,
-             bounds: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """Long-run MALA samples of exp(-U) (``eval.long_run_*``), decoded and scored against ``held_out`` with the
-    short-run MMD's ``bandwidth``. ``x_short``: the short-run latents (the default escape radius is 10 times their
-    largest norm); ``bounds``: the landscape's grid (2, 2), for the fraction of chains outside it.
+             bounds: np.ndarray | None = None,
+             transform: DataTransform | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Long-run MALA samples of exp(-U) (``eval.long_run_*``), decoded, mapped to the data's units by
+    ``transform`` (None: the identity) and scored against ``held_out`` with the short-run MMD's ``bandwidth``.
+    ``x_short``: the short-run latents (the default escape radius is 10 times their largest norm); ``bounds``: the
+    landscape's grid (2, 2), for the fraction of chains outside it.
 
     Returns (metrics, arrays): the ``long_run_*`` fields and ``mmd2_long_run``; ``x_long`` and ``y_long``.
     """
-    ev = cfg.eval
+    ev, transform = cfg.eval, transform or DataTransform()
     n, n_steps = ev.long_run_chains or ev.n_samples, ev.long_run_steps
     n_burnin = min(ev.long_run_burnin, n_steps)
     mid = (n_burnin + n_steps) // 2  # midway through the sampling phase
     start, cpu_start = time.perf_counter(), time.process_time()
     chains = long_run_latents(model, n, n_steps, n_burnin, ev.long_run_step_init, ev.sample_seed, (mid,))
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    y_long, y_mid = (decode_samples(model, x, ev.sample_seed, ev.decoder_noise, ev.sample_batch_size)
+    y_long, y_mid = (transform.to_data(decode_samples(model, x, ev.sample_seed, ev.decoder_noise,
+                                                      ev.sample_batch_size))
                      for x in (chains.x, chains.snapshots[mid]))
     half = n // 2  # mixing: chains 0..half-1 at `mid` against chains half..n-1 at the end (independent sets)
     mixing, _ = mmd2_unbiased(y_mid[:half], y_long[half:], bandwidth)
@@ -157,17 +166,19 @@ def long_run(model: LatentEBM, cfg: RunConfig, x_short: torch.Tensor, held_out: 
 
 def sample_run(run_dir: str | Path, n: int | None = None, out: str | Path | None = None,
                overrides: list[str] = ()) -> Path:
-    """Write ``samples.npz`` (latents ``x``, observations ``y``) for a trained run."""
+    """Write ``samples.npz`` (latents ``x``, observations ``y`` in the data's units) for a trained run."""
     trained = rundir.load_run(run_dir, eval_overrides=overrides)
     x, y = draw_samples(trained.model, trained.cfg, n)
+    y = trained.transform.to_data(y)
     path = Path(out) if out else Path(run_dir) / rundir.SAMPLES
     atomic_save_npz(path, x=x.cpu().numpy(), y=y.cpu().numpy())
     return path
 
 
 def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: list[str] = ()) -> dict:
-    """Synthetic runs: MMD^2 of model samples against held-out data; writes ``metrics.json``, ``samples.npz`` and,
-    for a 2-d latent space, ``landscape.npz``. Image runs: see :func:`ebipla.evaluate_images.evaluate_image_run`."""
+    """Synthetic and array runs: MMD^2 of model samples against held-out data (:func:`held_out_data`), in the data's
+    units; writes ``metrics.json``, ``samples.npz`` and, for a 2-d latent space, ``landscape.npz``. Image runs: see
+    :func:`ebipla.evaluate_images.evaluate_image_run`."""
     trained = rundir.load_run(run_dir, eval_overrides=overrides)
     cfg = trained.cfg
     if cfg.data.is_image:
@@ -175,14 +186,15 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
 
         return evaluate_image_run(trained, run_dir, out)
     x, y = draw_samples(trained.model, cfg)
-    held_out = make_synthetic(cfg.data, "eval", cfg.eval.n_eval_points).y
+    y = trained.transform.to_data(y)
+    held_out = held_out_data(cfg)
     mmd2, bandwidth = mmd2_unbiased(y, held_out, cfg.eval.mmd_bandwidth)
     metrics = {
         "mmd2": mmd2,
         "mmd_bandwidth": bandwidth,
         "mmd_bandwidth_rule": "fixed" if cfg.eval.mmd_bandwidth else "median heuristic",
         "n_samples": cfg.eval.n_samples,
-        "n_eval_points": cfg.eval.n_eval_points,
+        "n_eval_points": len(held_out),
         **run_fields(cfg, trained.payload, run_dir),
         "n_prior_steps": cfg.algorithm.n_prior_steps,
         "note": "MMD^2 is an addition: the paper reports no synthetic metric",
@@ -190,7 +202,8 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
     arrays = {"x": x.cpu().numpy(), "y": y.cpu().numpy()}
     bounds = landscape_bounds(x, cfg.eval.landscape_margin) if trained.model.d_x == 2 else None
     if cfg.eval.long_run_steps > 0:  # long-run samples of exp(-U), scored with the same kernel
-        long_metrics, long_arrays = long_run(trained.model, cfg, x, held_out, bandwidth, bounds)
+        long_metrics, long_arrays = long_run(trained.model, cfg, x, held_out, bandwidth, bounds,
+                                             trained.transform)
         metrics.update(long_metrics)
         arrays.update(long_arrays)
     atomic_save_npz(Path(run_dir) / rundir.SAMPLES, **arrays)
@@ -198,6 +211,20 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
         save_landscape(trained, x, Path(run_dir) / rundir.LANDSCAPE)
     atomic_write_json(Path(out) if out else Path(run_dir) / rundir.EVAL_METRICS, metrics)
     return metrics
+
+
+def held_out_data(cfg: RunConfig) -> torch.Tensor:
+    """Held-out observations (n, d_y) in the data's units: a fresh draw of eval.n_eval_points points (seed
+    data.eval_seed) for synthetic data; for an array, the first eval.n_eval_points points of its validation split."""
+    if cfg.data.name != "array":
+        return make_synthetic(cfg.data, "eval", cfg.eval.n_eval_points).y
+    val = load_split(cfg.data, "val")
+    if len(val) < 2:
+        raise DataError(f"the validation split of {cfg.data.array.path} has {len(val)} point(s); MMD^2 needs at "
+                        "least 2 held-out points. Set data.array.val_fraction above 0 (e.g. 0.1) or give a "
+                        "validation file with data.array.val_path, then train again (the split is part of the "
+                        "prepared data set).")
+    return val[:cfg.eval.n_eval_points]
 
 
 def save_landscape(trained: rundir.TrainedRun, latents: torch.Tensor, path: Path) -> Path:

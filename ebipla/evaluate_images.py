@@ -37,7 +37,7 @@ def reference_path(cfg: RunConfig) -> Path:
     """Where the training set's FID statistics live (eval.fid.reference, or next to the prepared data)."""
     if cfg.eval.fid.reference:
         return Path(cfg.eval.fid.reference)
-    return Path(cfg.data.root) / cfg.data.name / f"fid_ref_{cfg.eval.fid.feature_extractor}.npz"
+    return cfg.data.prepared_dir / f"fid_ref_{cfg.eval.fid.feature_extractor}.npz"
 
 
 def compute_reference(cfg: RunConfig, device: torch.device, out: str | Path | None = None) -> Path:
@@ -47,7 +47,7 @@ def compute_reference(cfg: RunConfig, device: torch.device, out: str | Path | No
     stats = fidlib.statistics(fidlib.image_batches(images, cfg.eval.fid.batch_size), extractor)
     path = Path(out) if out else reference_path(cfg)
     fidlib.save_statistics(path, stats, n=len(images), extractor=cfg.eval.fid.feature_extractor,
-                           dataset=cfg.data.name)
+                           dataset=cfg.data.dataset_name)
     return path
 
 

@@ -7,7 +7,7 @@ One prepared check for a machine with an accelerator (paper.md 4.2, Table 4):
    the device bank of the same seed while holding at most one chunk of it on the device, and ``BANK_STEPS`` full
    EBIPLA iterations (gather, drift, scatter, all-particle noise, Adam) with the bank in pinned host memory give
    the device bank's particles and parameters (:func:`check_bank_steps`);
-2. determinism (``train.deterministic``, docs/determinism.md): a short run through :func:`ebipla.train.train`
+2. determinism (``train.deterministic``, docs/determinism.md): a short run through :func:`ebipla.trainer.train`
    interrupted twice and resumed ends with a checkpoint bitwise equal to the uninterrupted run's
    (:func:`check_resume`), and EBIPLA's seconds per iteration with deterministic kernels against without (their
    cost, ``deterministic_cost``);
@@ -45,7 +45,7 @@ from .checkpoint import atomic_write_text, load_checkpoint
 from .config import load_config
 from .models.energy import bf16_note
 from .run import CHECKPOINT, CUBLAS_WORKSPACE, describe_device, new_model, resolve_device, training_numerics
-from .train import train
+from .trainer import train
 
 SETTINGS = (("ebipla", 10), ("lebm", 10), ("lebm", 20))  # (method, N)
 VARIANTS = ("default", "model.generator.channels_last=false", "train.precision=bfloat16")
@@ -122,7 +122,7 @@ def check_bank_steps(device: torch.device, overrides: list[str], steps: int = BA
 
 
 def check_resume(device: torch.device, overrides: list[str]) -> dict:
-    """With ``train.deterministic=true``: a short run (``RESUME``) through :func:`ebipla.train.train`, stopped after
+    """With ``train.deterministic=true``: a short run (``RESUME``) through :func:`ebipla.trainer.train`, stopped after
     each of ``RESUME_STOPS`` and resumed, ends with the checkpoint of the uninterrupted run, bitwise."""
     cfg = load_config([CONFIGS / "cifar10_ebipla.yaml"], [*RESUME, *overrides, "train.deterministic=true"])
     with tempfile.TemporaryDirectory(prefix="ebipla-gpu-check-") as tmp:

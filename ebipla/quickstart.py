@@ -16,7 +16,7 @@ from .data import write_synthetic
 from .evaluate import evaluate_run
 from .presets import QUICK, paper_preset, run_name
 from .report import figures, tables
-from .train import train
+from .trainer import train
 
 log = logging.getLogger("ebipla.quickstart")
 

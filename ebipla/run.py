@@ -29,7 +29,7 @@ import torch
 from .checkpoint import load_checkpoint
 from .config import AlgorithmConfig, RunConfig, TrainConfig, config_from_layers
 from .config.loader import parse_override
-from .data import TrainingSet, training_set
+from .data import DataTransform, TrainingSet, training_set
 from .errors import ConfigError
 from .models import LatentEBM, build_model
 
@@ -108,8 +108,10 @@ def training_numerics(train: TrainConfig) -> Iterator[None]:
 
 
 def training_data(cfg: RunConfig, device: torch.device) -> TrainingSet:
-    """The M training observations, where ``train.data_storage`` says (device, or pinned CPU memory)."""
-    return training_set(cfg.data, device, cfg.train.data_storage)
+    """The M training observations, where ``train.data_storage`` says (device, or pinned CPU memory); a DataError
+    when there are fewer than one minibatch (train.batch_size; Algorithm 1 takes them all at once)."""
+    batch_size = None if cfg.algorithm.name == "ebipla_full" else cfg.train.batch_size
+    return training_set(cfg.data, device, cfg.train.data_storage, batch_size)
 
 
 def new_model(cfg: RunConfig, obs_shape: tuple[int, ...], device: torch.device) -> LatentEBM:
@@ -125,6 +127,9 @@ class TrainedRun:
     cfg: RunConfig
     model: LatentEBM
     payload: dict  # the checkpoint's contents (particles, iteration, ...)
+    # data units <-> model units (a standardised array's mean and std, recorded at training; else the identity):
+    # samples y go back to the data's units with transform.to_data(y)
+    transform: DataTransform = dataclasses.field(default_factory=DataTransform)
 
 
 STEP_FIELDS = ("h", "warmup_h", "gamma")  # the Langevin step sizes that a divergence recovery shrinks
@@ -158,4 +163,4 @@ def load_run(run_dir: str | Path, device: torch.device | None = None, eval_overr
     model = new_model(cfg, tuple(payload["obs_shape"]), device)
     model.load_state_dict(payload["model"])
     model.eval()
-    return TrainedRun(cfg, model, payload)
+    return TrainedRun(cfg, model, payload, DataTransform.from_state(payload.get("data_transform")))

@@ -39,7 +39,7 @@ from .checkpoint import atomic_write_text, load_checkpoint
 from .config import config_from_layers
 from .config.loader import parse_override
 from .errors import ConfigError
-from .train import Trainer, batch_indices
+from .trainer import Trainer, batch_indices
 
 FIELDS = ("iteration", "loss_energy", "u_pos", "u_neg", "gamma_curv_max", "gamma_curv_p99", "gamma_curv_data",
           "chain_norm_max", "chain_outside", "h_curv_particles", "alpha_step", "loss_decoder")

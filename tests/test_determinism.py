@@ -22,7 +22,7 @@ from ebipla.checkpoint import load_checkpoint
 from ebipla.config import load_config
 from ebipla.errors import CheckpointError, ConfigError
 from ebipla.run import training_data, training_numerics
-from ebipla.train import train
+from ebipla.trainer import train
 
 CPU = torch.device("cpu")
 REPO = Path(__file__).resolve().parents[1]

@@ -37,7 +37,7 @@ from ebipla.data.images import MANIFEST, md5_of
 from ebipla.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_STOPPED, ConfigError, DivergenceError, OutputError
 from ebipla.evaluate import evaluate_run
 from ebipla.run import load_run, new_model
-from ebipla.train import LOCK, first_diverged, train
+from ebipla.trainer import LOCK, first_diverged, train
 from workflow_helpers import tool_env
 
 TINY = ["data.n_points=300", "train.batch_size=100", "algorithm.n_prior_steps=10", "model.energy.hidden=[16,16]",

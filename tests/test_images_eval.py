@@ -23,7 +23,7 @@ from ebipla.metrics import fid as fidlib
 from ebipla.metrics.digits_cnn import digits_labels, train_classifier
 from ebipla.metrics.mse import adam_plateau, map_latents, map_objective, reconstruction_mse
 from ebipla.run import new_model
-from ebipla.train import train
+from ebipla.trainer import train
 
 IMAGES = Path(__file__).resolve().parents[1] / "config" / "images"
 

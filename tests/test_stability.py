@@ -14,7 +14,7 @@ from ebipla.config import load_config
 from ebipla.config.schema import EnergyConfig
 from ebipla.models.energy import EnergyMLP
 from ebipla.stability import max_curvature, read_rows, trace
-from ebipla.train import train
+from ebipla.trainer import train
 
 TINY = ["data.n_points=300", "train.batch_size=100", "algorithm.n_prior_steps=10", "model.energy.hidden=[16,16]",
         "train.n_epochs=3", "train.checkpoint_every=3", "train.log_every=1", "device=cpu", "algorithm.name=ebipla",

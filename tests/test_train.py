@@ -9,7 +9,7 @@ from ebipla import run as rundir
 from ebipla.checkpoint import load_checkpoint
 from ebipla.config import load_config
 from ebipla.errors import CheckpointError, DivergenceError
-from ebipla.train import train
+from ebipla.trainer import train
 
 TINY = ["data.n_points=300", "train.batch_size=100", "algorithm.n_prior_steps=10", "model.energy.hidden=[16,16]",
         "train.n_epochs=4", "train.checkpoint_every=2", "train.log_every=1", "train.lr_decay=0.9", "device=cpu"]

@@ -26,7 +26,7 @@ from ebipla.data import make_synthetic
 from ebipla.evaluate import draw_samples, evaluate_run
 from ebipla.metrics import mmd2_unbiased
 from ebipla.presets import paper_preset
-from ebipla.train import train
+from ebipla.trainer import train
 
 MIN_RATIO = {("swissroll", "ebipla"): 8, ("moons", "ebipla"): 15, ("circle", "ebipla"): 15,
              ("swissroll", "lebm"): 1.6, ("circle", "lebm"): 9}

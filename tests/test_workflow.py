@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from workflow_helpers import REPO, copy_repo, run, tool_env
 
@@ -91,3 +92,32 @@ def test_site_settings_come_from_environment_and_file(repo, tmp_path):
     site.write_text("gpu_partiton: typo\n")
     proc = subprocess.run(["snakemake", "-n"], cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode != 0 and "gpu_partiton" in proc.stdout + proc.stderr
+
+
+def test_custom_entries_plan_their_jobs(repo, tmp_path):
+    """config['custom']: a folder of images (FID with Inception's weights) and a vector file, each method x N x seed
+    trained and evaluated as a SLURM-able job, one table and figure per entry; a bad entry is rejected."""
+    images = tmp_path / "imgs.yaml"
+    images.write_text("data: {name: folder, n_points: null, folder: {path: my_pngs, image_size: 32}}\n"
+                      "model: {generator: {kind: dcgan}}\n")
+    entries = {"custom": [
+        {"name": "pics", "config": str(images), "methods": {"ebipla": [2, 4]}, "seeds": [0, 1]},
+        {"name": "vec", "config": "examples/own_vectors.yaml", "method_configs":
+         {"lebm": "examples/own_vectors_lebm.yaml"}, "methods": {"ebipla": [4], "lebm": [8]}, "seeds": [3]},
+    ]}
+    extra = tmp_path / "custom.yaml"
+    extra.write_text(yaml.safe_dump(entries))
+    plan = planned(repo, "-p", "--configfile", "tests/config/ci.yaml", str(extra))
+    jobs = counts(plan)
+    assert jobs["custom_train"] == 4 + 2 and jobs["custom_evaluate"] == 6
+    assert jobs["custom_prepare"] == 2 and jobs["custom_fid_reference"] == 1 and jobs["inception_weights"] == 1
+    assert jobs["custom_table"] == 2 and jobs["custom_figure"] == 2
+    train = [b for b in plan.split("rule custom_train:")[1:] if "vec/lebm/N8/seed3" in b][0]
+    assert "--set algorithm.name=lebm --set algorithm.n_posterior_steps=8 --set seed=3" in train
+    assert "--config examples/own_vectors_lebm.yaml" in train and "slurm_partition" in train
+    evaluate = [b for b in plan.split("rule custom_evaluate:")[1:] if "pics/ebipla/N2/seed1" in b][0]
+    assert "eval.fid.reference=results/custom/pics/fid_ref.npz" in evaluate
+    extra.write_text(yaml.safe_dump({"custom": [{"name": "x y", "config": "a.yaml", "methods": {}, "seeds": [0]}]}))
+    proc = subprocess.run(["snakemake", "-n", "--configfile", "tests/config/ci.yaml", str(extra)], cwd=repo,
+                          env=tool_env(), capture_output=True, text=True)
+    assert proc.returncode != 0 and "does not match" in proc.stdout + proc.stderr

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import ConfigError
-from .schema import RunConfig
+from .schema import FILE_DATA, IMAGES, SYNTHETIC, RunConfig
 
 Origins = dict[tuple[str, ...], str]
 
@@ -206,6 +206,13 @@ def _convert(tp: Any, value: Any, path: tuple[str, ...], origins: Origins, fld: 
         if len(options) != 1:
             raise TypeError(f"unsupported config union {tp!r} at {_dotted(path)}")  # a schema bug
         return _convert(options[0], value, path, origins)
+    if origin is dict:  # free-form keyword arguments (a custom network's kwargs): plain YAML data, string keys
+        if not isinstance(value, Mapping):
+            _fail(path, origins, "must be a mapping of keyword arguments", value)
+        for key in value:
+            if not isinstance(key, str) or not key.isidentifier():
+                _fail(path, origins, f"must have keyword names as keys ({_shown(key)} is not one)", dict(value))
+        return _plain(value)
     if origin is Literal:
         if value not in args:
             _fail(path, origins, f"must be one of {', '.join(repr(a) for a in args)}", value)
@@ -235,6 +242,15 @@ def _convert_tagged(options: list[type], value: Any, path: tuple[str, ...], orig
     if not isinstance(name, str) or name not in by_name:
         _fail((*path, "name"), origins, f"must be one of {', '.join(map(repr, by_name))}", name)
     return build(by_name[name], value, origins, path)
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value as plain, unshared data: mappings become dicts and sequences lists, recursively."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _scalar(tp: type, value: Any, path: tuple[str, ...], origins: Origins) -> Any:
@@ -293,11 +309,30 @@ def check_consistency(cfg: RunConfig, origins: Origins) -> None:
         betas = getattr(cfg.train, key)
         if not all(0.0 <= b < 1.0 for b in betas):
             _fail(("train", key), origins, "must hold two numbers in [0, 1)", list(betas))
-    if cfg.data.n_points is None and not cfg.data.is_image:
+    if cfg.data.n_points is None and cfg.data.name in SYNTHETIC:
         _fail(("data", "n_points"), origins, "must be set for synthetic data", None)
     if algo.name != "ebipla_full" and cfg.data.n_points is not None and cfg.train.batch_size > cfg.data.n_points:
         _fail(("train", "batch_size"), origins, f"must be <= data.n_points = {cfg.data.n_points}",
               cfg.train.batch_size)
+    if cfg.data.name in FILE_DATA:
+        _check_file_data(cfg, origins)
+
+
+def _check_file_data(cfg: RunConfig, origins: Origins) -> None:
+    """data.name folder or array: the section's path is set and the prepared data set's name is usable."""
+    section = cfg.data.name
+    own = getattr(cfg.data, section)
+    what = "folder of images" if section == "folder" else ".npy, .npz or .csv file"
+    if own.path is None:
+        _fail(("data", section, "path"), origins, f"must name the {what} to read when data.name is {section}", None)
+    name = cfg.data.dataset_name
+    key = ("data", section, "name" if own.name is not None else "path")
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        _fail(key, origins, f"gives the prepared data set the unusable name {name!r} (under data.root); set "
+              f"data.{section}.name to a plain name", name if own.name is not None else own.path)
+    if name in SYNTHETIC + IMAGES + FILE_DATA:
+        _fail(key, origins, f"gives the prepared data set the name {name!r}, which a built-in data set uses under "
+              f"data.root; set data.{section}.name to another name", name if own.name is not None else own.path)
 
 
 # ------------------------------------------------------------------------------------------------ saving

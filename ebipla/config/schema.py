@@ -9,7 +9,9 @@ steps.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
@@ -80,18 +82,57 @@ class FakeConfig:
     image_size: int = num(32, ge=8)
 
 
+@dataclass(frozen=True)
+class FolderConfig:
+    """Every image under a folder (``data.name: folder``; ebipla/data/files.py): png, jpg, jpeg, webp or bmp, found
+    recursively (hidden files and folders skipped). When every image sits in a first-level subfolder, the subfolder
+    names (sorted) are the classes and their labels are saved too. Prepared into <data.root>/<name>/ like the
+    downloaded data sets, and prepared again when the files or these settings change. Each split keeps its images in
+    a fixed pseudo-random order (md5 of split_seed and the relative path), so data.n_points takes the first M of a
+    shuffled folder, a sample of every class."""
+
+    path: str | None = None  # the folder (required)
+    image_size: int | None = num(None, ge=1)  # resize the shorter side, then centre-crop to a square; null = keep
+    # the native size (every image must then have the same size)
+    channels: Literal["rgb", "grey"] = "rgb"  # grey: one channel, images (N, 1, H, W)
+    val_path: str | None = None  # a separate validation folder; null = split off val_fraction of path's images
+    val_fraction: float = num(0.1, ge=0, lt=1)  # a file validates iff md5(split_seed, its relative path) < this
+    split_seed: int = num(0, ge=0, le=MAX_SEED)
+    name: str | None = None  # the prepared data set's name under data.root; null = the folder's base name
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """Vectors from a file (``data.name: array``; ebipla/data/files.py): .npy (2-D, or 1-D as one column), .npz
+    (one named array) or .csv (comma-separated; a first row that is not all numbers is the header). Prepared into
+    <data.root>/<name>/ as float32 (N, d) in the data's units, and prepared again when the file or these settings
+    change. Scored by MMD^2 against the validation split."""
+
+    path: str | None = None  # the file (required)
+    key: str | None = None  # .npz: the array's name; null = the only array in the file
+    columns: tuple[str, ...] | None = None  # header names; a headerless csv's (and .npy's) are "0", "1", ... (quote
+    # them in YAML); null = every column
+    standardize: bool = False  # train on (y - mean) / std (the training split's, per column; recorded in the run)
+    val_path: str | None = None  # a separate validation file; null = split off val_fraction of path's rows
+    val_fraction: float = num(0.1, ge=0, lt=1)  # row i validates iff md5(split_seed, i) < this
+    split_seed: int = num(0, ge=0, le=MAX_SEED)
+    name: str | None = None  # the prepared data set's name under data.root; null = the file's name without suffix
+
+
 SYNTHETIC = ("swissroll", "moons", "circle", "toy")
-IMAGES = ("digits", "svhn", "cifar10", "celeba64", "celebahq", "fake")
+IMAGES = ("digits", "svhn", "cifar10", "celeba64", "celebahq", "fake", "folder")
+FILE_DATA = ("folder", "array")  # read from the user's own files: data.folder, data.array
 
 
 @dataclass(frozen=True)
 class DataConfig:
     name: Literal["swissroll", "moons", "circle", "toy", "digits", "svhn", "cifar10", "celeba64", "celebahq",
-                  "fake"] = "swissroll"
-    n_points: int | None = num(10_000, ge=2)  # M; images: null = the whole training split, else its first M
+                  "fake", "folder", "array"] = "swissroll"
+    n_points: int | None = num(10_000, ge=2)  # M; images, folder, array: null = the whole training split, else its
+    # first M
     seed: int = num(0, ge=0, le=MAX_SEED)  # training data (synthetic, fake)
     eval_seed: int = num(1, ge=0, le=MAX_SEED)  # held-out data for evaluation (must differ from seed)
-    root: str = "results/datasets"  # prepared image data sets: <root>/<name>/{train,val}.pt (ebipla data)
+    root: str = "results/datasets"  # prepared data sets: <root>/<dataset_name>/{train,val}.pt (ebipla prepare)
     downloads: str = "results/downloads"  # raw downloads and manually placed files: <downloads>/<name>/
     swissroll: SwissRollConfig = section(SwissRollConfig)
     moons: MoonsConfig = section(MoonsConfig)
@@ -99,10 +140,30 @@ class DataConfig:
     toy: ToyConfig = section(ToyConfig)
     digits: DigitsConfig = section(DigitsConfig)
     fake: FakeConfig = section(FakeConfig)
+    folder: FolderConfig = section(FolderConfig)
+    array: ArrayConfig = section(ArrayConfig)
 
     @property
     def is_image(self) -> bool:
         return self.name in IMAGES
+
+    @property
+    def dataset_name(self) -> str:
+        """The prepared data set's name under ``root``: ``name``, or for folder and array data the section's
+        ``name``, else the folder's base name or the file's name without its suffix."""
+        if self.name not in FILE_DATA:
+            return self.name
+        own: FolderConfig | ArrayConfig = getattr(self, self.name)
+        if own.name is not None or own.path is None:
+            return own.name or self.name
+        path = Path(os.path.abspath(own.path))
+        return path.name if self.name == "folder" else path.stem
+
+    @property
+    def prepared_dir(self) -> Path:
+        """Where the prepared data set lives: <root>/<dataset_name> (train.pt, val.pt, manifest.json, the FID
+        reference statistics)."""
+        return Path(self.root) / self.dataset_name
 
 
 # ---------------------------------------------------------------------------------------------------------- model
@@ -117,6 +178,11 @@ class EnergyConfig:
     activation: Literal["silu", "relu", "gelu", "leaky_relu"] = "silu"  # paper: SiLU (EBIPLA), ReLU (LEBM)
     leaky_slope: float = num(0.2, ge=0)
     prior_sigma: float | None = num(None, gt=0)  # Pang's tilt N(0, sigma_p^2 I); null = none (synthetic)
+    # Your own network instead of `kind` (docs/own-data.md): "package.module:Name", a torch.nn.Module class or
+    # factory mapping latents (B, d_x) to energies (B,); called with `kwargs` (and latent_dim when it takes one).
+    # Its latent gradient comes from autograd (the built-in MLP's is hand-written); prior_sigma's tilt is added.
+    target: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +196,11 @@ class GeneratorConfig:
     # oneDNN's and cuDNN's convolutions run faster in it (ebipla bench-images --compare
     # model.generator.channels_last=false measures it: README, Benchmark).
     channels_last: bool = True
+    # Your own network instead of `kind` (docs/own-data.md): "package.module:Name", a torch.nn.Module class or
+    # factory mapping latents (B, d_x) to observations (B, *obs_shape); called with `kwargs` (and latent_dim and
+    # obs_shape when it takes parameters of those names).
+    target: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 ``prepare(cfg)`` turns a data set into ``<root>/<name>/train.pt`` and ``val.pt`` (uint8 tensors, N x 3 x H x W)
 plus ``manifest.json`` (counts, preprocessing, md5 of both files); ``load_split`` reads them back and checks the md5.
-Images become floats in [-1, 1] only when a batch is taken (:func:`to_unit_range`).
+``<name>`` is ``data.prepared_dir``'s last part: the data set's name, or for your own files (folder, array) the
+name :mod:`.files` gives them. Images become floats in [-1, 1] only when a batch is taken (:func:`to_unit_range`).
 
 Data sets (train / validation split, preprocessing):
 
@@ -16,6 +17,11 @@ Data sets (train / validation split, preprocessing):
 * digits: scikit-learn's bundled digits, no download; the first 1,500 / the last 297; 8 x 8 bilinearly upsampled
   to 32 x 32, grey repeated to RGB.
 * fake: torchvision FakeData, for tests.
+* folder: every image under data.folder.path (:mod:`.files`); a separate validation folder or a fixed seeded
+  per-file split; Resize + CenterCrop to data.folder.image_size or the native size; RGB or greyscale (N x 1 x H x W);
+  class labels from first-level subfolders. Prepared again when the files or the settings change.
+* array (not images; prepared and loaded here too): float32 N x d vectors from data.array.path (.npy, .npz, .csv),
+  split like folder (:mod:`.files`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import atomic_write, atomic_write_json, atomic_write_text
-from ..config.schema import DataConfig, DigitsConfig
+from ..config.schema import FILE_DATA, DataConfig, DigitsConfig
 from ..errors import DataError
 
 SPLITS = ("train", "val")
@@ -203,8 +209,13 @@ def splits_in_memory(cfg: DataConfig) -> dict[str, torch.Tensor] | None:
 
 
 def prepare(cfg: DataConfig) -> Path:
-    """Download (or read the placed files) and write <root>/<name>/{train,val}.pt and manifest.json."""
-    out = Path(cfg.root) / cfg.name
+    """Download (or read the placed files) and write <root>/<name>/{train,val}.pt and manifest.json. Folder and array
+    data sets: prepared only when missing or out of date (:func:`.files.ensure_prepared`)."""
+    if cfg.name in FILE_DATA:
+        from .files import ensure_prepared
+
+        return ensure_prepared(cfg)
+    out = cfg.prepared_dir
     raw = Path(cfg.downloads) / cfg.name
     raw.mkdir(parents=True, exist_ok=True)
     splits = splits_in_memory(cfg)
@@ -222,37 +233,46 @@ def prepare(cfg: DataConfig) -> Path:
 
 
 def load_split(cfg: DataConfig, split: str) -> torch.Tensor:
-    """uint8 images (N, 3, H, W) of a split, checked against the manifest; the first n_points for training."""
+    """A split, checked against the manifest; the first n_points for training. Images: uint8 (N, C, H, W), C = 3
+    except for greyscale folders (1). Arrays: float32 (N, d) in the data's units (standardisation is applied by
+    :func:`ebipla.data.training_set`). Folder and array data sets are prepared first when missing or out of date."""
     images = splits_in_memory(cfg)
     if images is not None:
         data = images[split]
+    elif cfg.name in FILE_DATA:
+        from .files import ensure_prepared, prepare_command
+
+        data = _read_prepared(ensure_prepared(cfg), split, prepare_command(cfg))
     else:
-        data = _read_prepared(Path(cfg.root) / cfg.name, split, cfg.name)
+        data = _read_prepared(cfg.prepared_dir, split, f"ebipla prepare --set data.name={cfg.name}")
     if split == "train" and cfg.n_points is not None:
         data = data[:cfg.n_points]
     return data
 
 
-def _read_prepared(folder: Path, split: str, name: str) -> torch.Tensor:
+def _read_prepared(folder: Path, split: str, command: str) -> torch.Tensor:
+    """A prepared split, md5-checked; ``command`` (the ``ebipla prepare`` line of the data set) goes into errors."""
     path, manifest_path = folder / f"{split}.pt", folder / MANIFEST
     if not path.exists() or not manifest_path.exists():
-        raise DataError(f"{path} is missing: the {name} data set has not been prepared. Run `ebipla prepare --set "
-                        f"data.name={name}` (it downloads into data.downloads; see ebipla/data/images.py).")
+        raise DataError(f"{path} is missing: the {folder.name} data set has not been prepared. Run `{command}` (it "
+                        "downloads into data.downloads; see ebipla/data/images.py).")
     try:
         expected = json.loads(manifest_path.read_text())["files"][path.name]["md5"]
     except (ValueError, KeyError, TypeError):
         raise DataError(f"{manifest_path} is damaged (not the JSON manifest that `ebipla prepare` writes, or it has "
-                        f"no md5 for {path.name}). Delete {folder} and prepare it again (`ebipla prepare --set "
-                        f"data.name={name}`), or restore it with `dvc checkout`.") from None
+                        f"no md5 for {path.name}). Delete {folder} and prepare it again (`{command}`), or restore it "
+                        "with `dvc checkout`.") from None
     if md5_of(path) != expected:
         raise DataError(f"{path} does not match the md5 in {manifest_path}: the file is damaged or was replaced. "
-                        f"Delete {folder} and prepare it again (`ebipla prepare --set data.name={name}`), or restore "
-                        "it with `dvc checkout`.")
+                        f"Delete {folder} and prepare it again (`{command}`), or restore it with `dvc checkout`.")
     return torch.load(path, weights_only=True)
 
 
 def as_numpy_grid(images: torch.Tensor, columns: int = 8) -> np.ndarray:
-    """uint8 (n, 3, H, W) -> one uint8 image (rows*H, columns*W, 3), row-major, padded with black."""
+    """uint8 (n, 3, H, W) -> one uint8 image (rows*H, columns*W, 3), row-major, padded with black. Greyscale images
+    (n, 1, H, W) are drawn as RGB."""
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
     n, c, h, w = images.shape
     rows = -(-n // columns)
     grid = torch.zeros((rows * h, columns * w, c), dtype=torch.uint8)

@@ -17,7 +17,8 @@ from torch_fidelity import FeatureExtractorBase, register_feature_extractor
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from ..checkpoint import atomic_write
-from ..errors import DataError
+from ..config.schema import DataConfig
+from ..errors import ConfigError, DataError
 
 NAME = "digits-cnn"
 SIZE = 32  # images are resized to this before the network
@@ -107,6 +108,25 @@ def train_classifier(train: torch.Tensor, labels: torch.Tensor, val: torch.Tenso
         accuracy = float((net(x_val).argmax(1) == val_labels).float().mean())
     atomic_write(out, lambda f: torch.save(net.state_dict(), f))
     return accuracy
+
+
+def classifier_labels(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class labels (train, val) to train the classifier on: the digits', or a folder's (its class subfolders, at
+    most 10: the network has 10 outputs) when it has them."""
+    if cfg.name == "digits":
+        return digits_labels(cfg.digits.n_train)
+    from ..data.files import load_labels
+
+    labels, val_labels = load_labels(cfg, "train"), load_labels(cfg, "val")
+    if cfg.name != "folder" or labels is None or val_labels is None:
+        raise ConfigError(f"`ebipla digits-classifier` trains on the digits or on a folder of images in class "
+                          f"subfolders with a validation split; data.name is {cfg.name!r}"
+                          + ("" if cfg.name != "folder" else " and its folder has no classes or no validation "
+                             "images (set data.folder.val_fraction or val_path)") + ".")
+    if int(max(labels.max(), val_labels.max())) >= 10:
+        raise ConfigError(f"`ebipla digits-classifier` has 10 outputs; the folder {cfg.folder.path} has more "
+                          "classes. Use another FID feature extractor (eval.fid.feature_extractor).")
+    return labels, val_labels
 
 
 def digits_labels(n_train: int) -> tuple[torch.Tensor, torch.Tensor]:

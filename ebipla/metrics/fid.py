@@ -72,10 +72,12 @@ class StreamingStats:
 
 @torch.no_grad()
 def statistics(batches: Iterable[torch.Tensor], extractor) -> dict[str, np.ndarray]:
-    """FID statistics {mu, sigma} of uint8 image batches (B, 3, H, W)."""
+    """FID statistics {mu, sigma} of uint8 image batches (B, 3, H, W); greyscale batches (B, 1, H, W) are given to
+    the extractor as RGB with the grey value in every channel (the extractors take three channels)."""
     device = next(extractor.parameters()).device
     stats = StreamingStats()
     for batch in batches:
+        batch = batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch
         features = extractor.convert_features_tuple_to_dict(extractor(batch.to(device)))
         stats.update(features[extractor.get_requested_features_list()[0]])
     return stats.finalize()

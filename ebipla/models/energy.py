@@ -248,4 +248,8 @@ class GaussianEnergy(nn.Module):
 
 
 def build_energy(d_x: int, cfg: EnergyConfig) -> nn.Module:
+    if cfg.target is not None:
+        from .custom import custom_energy
+
+        return custom_energy(cfg, d_x)
     return GaussianEnergy(d_x) if cfg.kind == "gaussian" else EnergyMLP(d_x, cfg)

@@ -77,6 +77,10 @@ class DCGANGenerator(nn.Module):
 
 
 def build_generator(d_x: int, obs_shape: tuple[int, ...], cfg: GeneratorConfig) -> nn.Module:
+    if cfg.target is not None:
+        from .custom import custom_generator
+
+        return custom_generator(cfg, d_x, obs_shape)
     if cfg.kind == "identity":
         return IdentityGenerator(d_x, obs_shape)
     if cfg.kind == "dcgan":

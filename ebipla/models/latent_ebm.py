@@ -19,13 +19,13 @@ from .generator import build_generator
 class LatentEBM(nn.Module):
     """Holds U_alpha (``energy``), g_beta (``generator``) and the decoder noise sigma."""
 
-    def __init__(self, energy: nn.Module, generator: nn.Module, sigma: float, d_x: int):
+    def __init__(self, energy: nn.Module, generator: nn.Module, sigma: float, d_x: int, obs_shape: tuple[int, ...]):
         super().__init__()
         self.energy = energy
         self.generator = generator
         self.sigma = sigma
         self.d_x = d_x
-        self.obs_shape: tuple[int, ...] = tuple(generator.obs_shape)
+        self.obs_shape: tuple[int, ...] = tuple(obs_shape)
         # Lower precision for the generator's passes and the chains' latent gradients (train.precision), set by
         # the algorithms' init_state; None (float32) otherwise: evaluation loads a fresh model, so it is float32.
         self.compute_dtype: torch.dtype | None = None
@@ -73,4 +73,4 @@ class LatentEBM(nn.Module):
 def build_model(cfg: ModelConfig, obs_shape: tuple[int, ...]) -> LatentEBM:
     energy = build_energy(cfg.latent_dim, cfg.energy)
     generator = build_generator(cfg.latent_dim, obs_shape, cfg.generator)
-    return LatentEBM(energy, generator, cfg.sigma, cfg.latent_dim)
+    return LatentEBM(energy, generator, cfg.sigma, cfg.latent_dim, obs_shape)

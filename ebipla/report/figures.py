@@ -264,3 +264,31 @@ def synthetic_datasets(data_files: list[str | Path], prefix: str | Path, title: 
     fig.suptitle(wrap(title, 40 * len(data_files)), fontsize=8)
     fig.tight_layout()
     save_both(fig, prefix)
+
+
+def custom_samples(run_dirs: list[str | Path], prefix: str | Path, title: str) -> None:
+    """Your experiment's samples (config["custom"]), one panel per run: an image run's sample grid (``samples.npz``
+    of ``ebipla evaluate``), or a vector run's short-run samples over its held-out data (the validation split for an
+    array), first two coordinates, in the data's units."""
+    from ..evaluate import held_out_data
+
+    fig, axes = plt.subplots(1, len(run_dirs), figsize=(3.2 * len(run_dirs), 3.6), squeeze=False)
+    for ax, run_dir in zip(axes[0], map(Path, run_dirs)):
+        cfg = load_config([run_dir / rundir.CONFIG])
+        label = f"{METHOD_LABELS[cfg.algorithm.name]} N={particles_or_steps(cfg)}"
+        samples = np.load(run_dir / rundir.SAMPLES)
+        if cfg.data.is_image:
+            grid = torch.from_numpy(samples["grid"][:64])  # (<=64, C, H, W) uint8
+            _image_axis(ax, as_numpy_grid(grid.expand(-1, 3, -1, -1)), label)  # grey images drawn as RGB
+            continue
+        data, y = held_out_data(cfg).numpy(), samples["y"]  # (n, d_y) each
+        if y.shape[1] == 1:  # one coordinate: draw it against its index
+            data, y = (np.stack([np.arange(len(a)), a[:, 0]], 1) for a in (data, y))
+        ax.scatter(y[:, 0], y[:, 1], s=2, c="C0", alpha=0.5, label="samples", rasterized=True)
+        ax.scatter(data[:, 0], data[:, 1], s=1, c="k", label="held-out data", rasterized=True)
+        ax.set_title(label, fontsize=8)
+        ax.legend(fontsize=6, markerscale=3, loc="best")
+        ax.tick_params(labelsize=6)
+    fig.suptitle(wrap(title, 45 * len(run_dirs)), fontsize=8)
+    fig.tight_layout()
+    save_both(fig, prefix)

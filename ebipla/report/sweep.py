@@ -2,7 +2,8 @@
 
 For a sweep such as the image step-size comparison of config/README.md: every run directory is read once (its
 resolved ``config.yaml``, ``metrics.json`` when it was evaluated, ``train_summary.json`` when training finished),
-grouped by the values of ``--by`` keys, and each metric summarised as mean +- standard error over the group's
+grouped by the values of ``--by`` keys (dotted config keys; ``N`` is EBIPLA's particles or LEBM's posterior
+steps), and each metric summarised as mean +- standard error over the group's
 finished runs. A run that has no ``train_summary.json`` did not finish (diverged or stopped): it is counted in the
 ``unfinished`` column and left out of the means.
 """
@@ -21,6 +22,10 @@ from ..errors import ConfigError
 
 
 def _get(cfg: dict, dotted: str):
+    """A config value by dotted key; ``N`` is the paper's N of the run (EBIPLA's particles, LEBM's posterior steps)."""
+    if dotted == "N":
+        algo = cfg.get("algorithm", {})
+        return algo.get("n_particles", algo.get("n_posterior_steps"))
     node = cfg
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:

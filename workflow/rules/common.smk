@@ -11,6 +11,9 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/ebipla.yaml"
 RUNS = "results/runs/{domain}/{dataset}/{method}/N{N}/{variant}/seed{seed}"
+CUSTOM_RUNS = (
+    "results/custom/{name}/{method}/N{N}/seed{seed}"  # your experiments (custom.smk)
+)
 PAPER = "results/paper"
 INCEPTION = "results/datasets/inception/weights-inception-2015-12-05-6726825d.pth"
 IMAGE_SETS = "digits|svhn|cifar10|celeba64|celebahq|fake"
@@ -23,6 +26,7 @@ wildcard_constraints:
     N=r"\d+",
     variant=r"paper|J\d+",
     seed=r"\d+",
+    name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
 # ---------------------------------------------------------------------------------------------- site settings
@@ -229,6 +233,132 @@ def literature_tables():
     return [t for t, d in PAP["literature"].items() if experiment_runs("table1", d)]
 
 
+# ---------------------------------------------------------------------------------------------- your experiments
+CUSTOM = config.get("custom", [])
+FILE_DATA = ("folder", "array")
+
+
+def custom_entry(name):
+    for entry in CUSTOM:
+        if entry["name"] == name:
+            return entry
+    raise ValueError(f"no custom experiment named {name!r} in config['custom']")
+
+
+def custom_data_sets(name):
+    """The entry's --set overrides that concern its data and evaluation (what prepare and fid-ref read)."""
+    return [
+        s for s in custom_entry(name).get("set", []) if s.startswith(("data.", "eval."))
+    ]
+
+
+def custom_sets(name):
+    return " ".join(f"--set {s}" for s in custom_data_sets(name))
+
+
+_CUSTOM_CONFIGS = {}
+
+
+def custom_config(name):
+    """The entry's shared run config as ebipla reads it (its data section decides preparation and the metric)."""
+    if name not in _CUSTOM_CONFIGS:
+        _CUSTOM_CONFIGS[name] = load_config(
+            [custom_entry(name)["config"]], custom_data_sets(name)
+        )
+    return _CUSTOM_CONFIGS[name]
+
+
+def custom_is_image(name):
+    return custom_config(name).data.is_image
+
+
+def custom_fid_weights(name):
+    """The FID feature extractor's weights: the run config's eval.fid.weights_path, else Inception's."""
+    return custom_config(name).eval.fid.weights_path or INCEPTION
+
+
+def custom_runs(name, first_seed=False):
+    entry = custom_entry(name)
+    seeds = entry["seeds"][:1] if first_seed else entry["seeds"]
+    return [
+        CUSTOM_RUNS.format(name=name, method=m, N=n, seed=s)
+        for m, particles in entry["methods"].items()
+        for n in particles
+        for s in seeds
+    ]
+
+
+def custom_run_configs(wildcards):
+    """The entry's config, then its method's config when it names one."""
+    entry = custom_entry(wildcards.name)
+    method_config = entry.get("method_configs", {}).get(wildcards.method)
+    return [entry["config"], *([method_config] if method_config else [])]
+
+
+def custom_train_inputs(wildcards):
+    """Config files, and the prepared data set for folder, array and image data."""
+    inputs = custom_run_configs(wildcards)
+    data = custom_config(wildcards.name).data
+    if data.name in FILE_DATA:
+        inputs.append(f"results/custom/{wildcards.name}/prepared.txt")
+    elif data.is_image:
+        inputs.append(f"{data.prepared_dir}/manifest.json")
+    return inputs
+
+
+def custom_run_overrides(wildcards):
+    """--set arguments: the method, its N, the seed, then the entry's own overrides."""
+    key = "n_particles" if wildcards.method == "ebipla" else "n_posterior_steps"
+    sets = [
+        f"algorithm.name={wildcards.method}",
+        f"algorithm.{key}={wildcards.N}",
+        f"seed={wildcards.seed}",
+        *custom_entry(wildcards.name).get("set", []),
+    ]
+    return " ".join(f"--set {s}" for s in sets)
+
+
+def custom_evaluate_inputs(wildcards):
+    run = CUSTOM_RUNS.format(
+        name=wildcards.name, method=wildcards.method, N=wildcards.N, seed=wildcards.seed
+    )
+    inputs = [f"{run}/train_summary.json"]
+    if custom_is_image(wildcards.name):
+        inputs += [
+            f"results/custom/{wildcards.name}/fid_ref.npz",
+            custom_fid_weights(wildcards.name),
+        ]
+    return inputs
+
+
+def custom_fid_sets(wildcards):
+    """Image runs: FID against the training images' reference, with the entry's extractor weights."""
+    if not custom_is_image(wildcards.name):
+        return ""
+    reference = f"results/custom/{wildcards.name}/fid_ref.npz"
+    weights = custom_fid_weights(wildcards.name)
+    return f"--set eval.fid.weights_path={weights} --set eval.fid.reference={reference}"
+
+
+def custom_metrics(name):
+    cfg = custom_config(name)
+    if cfg.data.is_image:
+        return ["fid", "mse", "train_seconds"]
+    return [
+        "mmd2",
+        *(["mmd2_long_run"] if cfg.eval.long_run_steps else []),
+        "train_seconds",
+    ]
+
+
+def custom_targets():
+    return [
+        f"results/custom/{entry['name']}/{stem}"
+        for entry in CUSTOM
+        for stem in ("table.csv", "table.md", "samples.png", "samples.pdf")
+    ]
+
+
 def final_targets():
     targets = paper_outputs("synthetic_mmd", TABLES)
     targets += paper_outputs("figure1", FIGURES)
@@ -248,4 +378,5 @@ def final_targets():
     targets += paper_outputs("table4", TABLES)
     targets.append(f"{PAPER}/report.md")
     targets += [f"{run}/interpolations.png" for run in image_runs()]
+    targets += custom_targets()
     return targets

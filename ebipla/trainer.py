@@ -48,11 +48,11 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import RunConfig, config_from_dict, dump_yaml, to_dict
-from .data import TrainingSet
+from .data import TrainingSet, data_transform
 from .errors import CheckpointError, ConfigError, DivergenceError, TrainingStopped
 from .run import STEP_FIELDS, scaled_steps
 
-log = logging.getLogger("ebipla.train")
+log = logging.getLogger("ebipla.trainer")
 
 STREAM_NOISE, STREAM_BATCHES = 1, 2  # derive_seed tags
 IGNORED_ON_RESUME = ("device", "train.divergence", "eval")  # config keys (and sections) that may change on resume:
@@ -105,6 +105,9 @@ def state_payload(cfg: RunConfig, state: TrainState, gen: torch.Generator, sched
         "schedulers": [s.state_dict() for s in schedulers],
         "particles": state.particles,
         "generator": gen.get_state(),
+        # data units <-> model units ({"mean", "std"} of a standardised array, from its manifest; None = identity),
+        # so that ebipla.run.load_run returns samples in the data's units
+        "data_transform": data_transform(cfg.data, prepare=False).state(),
     }
 
 
@@ -366,6 +369,8 @@ class Trainer:
             self._loop(stop, per_epoch, stop_signals, bar)
         finally:
             bar.close()
+        if not self.ckpt.exists():  # until_iteration = 0: the initial model's checkpoint (an untrained baseline)
+            self.save()
         if self.state.iteration == total:
             self._write_summary()
         log.info("finished %s at iteration %d", self.out, self.state.iteration)
