@@ -44,7 +44,10 @@ def same_model(a: Path, b: Path) -> None:
 
 
 def cli(*args: str, env: dict | None = None) -> str:
-    return run([sys.executable, "-m", "ebipla.cli", *args], REPO, env)
+    """The CLI in a subprocess with this process's torch thread count: bitwise comparisons need the same reduction
+    order (tool_env alone would give one thread)."""
+    threads = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+    return run([sys.executable, "-m", "ebipla.cli", *args], REPO, {**(env or tool_env()), **threads})
 
 
 def test_own_vectors_through_the_api_and_the_cli(tmp_path):
@@ -64,7 +67,8 @@ def test_own_generator_from_a_module_outside_the_package(tmp_path):
     user.mkdir()
     for name in ("own_generator.py", "own_generator.yaml"):
         shutil.copy(EXAMPLES / name, user / name)
-    out = run([sys.executable, str(user / "own_generator.py"), "--out", str(tmp_path / "api")], tmp_path)
+    out = run([sys.executable, str(user / "own_generator.py"), "--out", str(tmp_path / "api")], tmp_path,
+              tool_env({"OMP_NUM_THREADS": str(torch.get_num_threads())}))  # as cli() below: the same threads
     untrained, trained = map(float, re.search(r"untrained (\S+), trained (\S+)", out).groups())
     assert trained < 0.1 * untrained, out
     checkpoint = load_checkpoint(tmp_path / "api" / "trained" / "checkpoint.pt")

@@ -23,13 +23,14 @@ md5("<split_seed>:<relative path>"), read as a number u in [0, 1), is below ``va
 md5("<split_seed>:<i>")). The rule is fixed per file, so images added later never move the old ones between the
 splits (rows appended to an array likewise).
 
-Folders. Images are found recursively by suffix (:data:`IMAGE_SUFFIXES`, any case), in sorted relative-path order;
-files and folders whose name starts with a dot are skipped, symlinked folders are not followed. PIL decodes them;
-they become RGB (any alpha dropped) or greyscale (PIL's L). ``image_size`` set: Resize(image_size) of the shorter
-side, then CenterCrop(image_size) (torchvision, bilinear with antialiasing); null: the native size, which every
-image must share. Labels: when every image (of ``path`` and ``val_path``) sits in a first-level subfolder, that
+Folders. Images are found recursively by suffix (:data:`IMAGE_SUFFIXES`, any case) and stored in each split in a
+fixed pseudo-random order (:func:`shuffled_order`), so that ``data.n_points`` samples every class. Files and
+folders whose name starts with a dot are skipped, symlinked folders are not followed. PIL decodes the images; they
+become RGB (any alpha dropped) or greyscale (PIL's L). ``image_size`` set: Resize(image_size) of the shorter side,
+then CenterCrop(image_size) (torchvision, bilinear with antialiasing); null: the native size, which every image
+must share. Labels: when every image (of ``path`` and ``val_path``) sits in a first-level subfolder, that
 subfolder's name is its class, classes numbered in sorted order; otherwise there are no labels. Nothing trains on
-the labels yet.
+the labels; ``ebipla digits-classifier`` can learn them as an offline FID feature extractor.
 
 Arrays. ``.npy``: 2-D (N, d), a 1-D array is one column. ``.npz``: the array ``key`` (the only one when null).
 ``.csv``: comma-separated utf-8 text; the first row is a header unless every cell of it is a number; blank lines are
