@@ -49,6 +49,7 @@ from .checkpoint import (
 )
 from .config import RunConfig, config_from_dict, dump_yaml, to_dict
 from .data import TrainingSet, data_transform
+from .data.files import training_md5
 from .errors import CheckpointError, ConfigError, DivergenceError, TrainingStopped
 from .run import STEP_FIELDS, scaled_steps
 
@@ -108,6 +109,7 @@ def state_payload(cfg: RunConfig, state: TrainState, gen: torch.Generator, sched
         # data units <-> model units ({"mean", "std"} of a standardised array, from its manifest; None = identity),
         # so that ebipla.run.load_run returns samples in the data's units
         "data_transform": data_transform(cfg.data, prepare=False).state(),
+        "data_md5": training_md5(cfg.data),  # your own files' prepared training split (None for the others)
     }
 
 
@@ -324,9 +326,13 @@ class Trainer:
         self.saved_at = self.state.iteration
 
     def resume(self, restart_on_change: bool) -> None:
-        """Restore from the checkpoint; if it has another config, refuse or set it aside."""
+        """Restore from the checkpoint; if it has another config (or your data set changed under it), refuse or set
+        it aside."""
         payload = load_checkpoint(self.ckpt, map_location=self.device)
         changes = config_changes(self.cfg, payload)
+        old_md5, new_md5 = payload.get("data_md5"), training_md5(self.cfg.data)
+        if old_md5 is not None and old_md5 != new_md5:  # the folder or file was changed and prepared again
+            changes.append(f"the training data (md5 of the prepared train.pt): {old_md5} -> {new_md5}")
         if not changes:
             self.load(payload)
             timing = self.out / rundir.TRAIN_TIME

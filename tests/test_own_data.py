@@ -22,7 +22,7 @@ from ebipla.config import load_config
 from ebipla.data import DataTransform, data_transform, training_set
 from ebipla.data.files import is_validation, load_labels, read_manifest, shuffled_order
 from ebipla.data.images import as_numpy_grid, load_split, md5_of, prepare
-from ebipla.errors import ConfigError, DataError
+from ebipla.errors import CheckpointError, ConfigError, DataError
 from ebipla.evaluate_images import reference_path
 from ebipla.run import load_run, training_data
 from ebipla.trainer import train
@@ -337,3 +337,21 @@ def test_training_reads_a_folder_of_pngs(tmp_path):
     payload = load_checkpoint(tmp_path / "run" / rundir.CHECKPOINT)
     assert payload["iteration"] == 2 and payload["obs_shape"] == [3, 16, 16]
     assert payload["particles"].shape[0] == len(load_split(cfg.data, "train")) and payload["data_transform"] is None
+
+
+def test_resuming_on_changed_data_is_refused_like_a_changed_config(tmp_path):
+    rng = np.random.default_rng(0)
+    csv_file = tmp_path / "points.csv"
+    csv_file.write_text("a,b\n" + "".join(f"{x},{y}\n" for x, y in rng.normal(size=(300, 2))))
+    cfg = load_config([], ["data.name=array", f"data.array.path={csv_file}", "data.n_points=null",
+                           f"data.root={tmp_path / 'ds'}", "train.batch_size=100", "algorithm.n_prior_steps=3",
+                           "algorithm.n_particles=2", "device=cpu"])
+    train(cfg, tmp_path / "run", device=CPU, until_iteration=2)
+    train(cfg, tmp_path / "run", device=CPU, until_iteration=3)  # unchanged data: resumes
+    with csv_file.open("a") as f:
+        f.write("0.5,0.25\n")  # one more row: prepared again on the next load
+    with pytest.raises(CheckpointError, match=r"the training data \(md5 of the prepared train.pt\)"):
+        train(cfg, tmp_path / "run", device=CPU, until_iteration=4)
+    assert load_checkpoint(tmp_path / "run" / rundir.CHECKPOINT)["iteration"] == 3  # nothing lost
+    train(cfg, tmp_path / "run", device=CPU, until_iteration=1, restart_on_change=True)
+    assert (tmp_path / "run" / rundir.PREVIOUS_CHECKPOINT).exists()

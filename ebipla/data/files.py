@@ -129,6 +129,15 @@ def data_transform(cfg: DataConfig, prepare: bool = True) -> DataTransform:
     return DataTransform.from_state(manifest["standardize"])
 
 
+def training_md5(cfg: DataConfig) -> str | None:
+    """The md5 of a folder or array data set's prepared training split (its manifest's), which a checkpoint records
+    so that resuming on changed data is caught; None for every other data set (generated or fixed)."""
+    if cfg.name not in ("folder", "array"):
+        return None
+    manifest = read_manifest(cfg.prepared_dir) or {}
+    return manifest.get("files", {}).get("train.pt", {}).get("md5")
+
+
 # ------------------------------------------------------------------------------------------------ source files
 
 
