@@ -27,7 +27,6 @@ from .config.loader import file_layers, parse_override
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .data.files import DataTransform
     from .models import LatentEBM
 
 ConfigSource = str | Path | Mapping[str, Any] | Sequence[str | Path | Mapping[str, Any]]
@@ -124,12 +123,10 @@ class Run:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def _to_data(self, y: torch.Tensor) -> torch.Tensor:
-        transform: DataTransform | None = getattr(self.trained, "transform", None)
-        return transform.to_data(y) if transform is not None else y
+        return self.trained.transform.to_data(y)  # the identity unless the run standardised its vectors
 
     def _to_model(self, y: torch.Tensor) -> torch.Tensor:
-        transform: DataTransform | None = getattr(self.trained, "transform", None)
-        return transform.to_model(y) if transform is not None else y
+        return self.trained.transform.to_model(y)
 
     def sample_latents(self, n: int, seed: int | None = None) -> torch.Tensor:
         """n prior samples (n, d_x): the evaluation's short-run sampler (J ULA steps of gamma from N(0, I), the
