@@ -34,6 +34,9 @@ Every step and floor pass runs under training's global numerics (:func:`ebipla.r
 under float32, deterministic kernels unless ``train.deterministic=false``; ``--compare train.deterministic=false``
 times their cost).
 
+``--baselines`` adds VAE, ABP (K = 20), PGD (N as EBIPLA's) and RAE at their one-protocol settings
+(``config/images/one_protocol/``, docs/baselines.md); their floor pass has no energy and J does not apply.
+
 On a CPU the training set has M = 4 B images (the bank of EBIPLA's all-particle noise is M x N x d_x, so its
 cost scales with M); on CUDA M is the data set's real training size.
 """
@@ -75,7 +78,8 @@ IMAGE_SETS: dict[str, tuple[tuple[int, int, int], int]] = {
     "celeba64": ((3, 64, 64), CELEBA64_SUBSET),
     "digits": ((3, 32, 32), 1_500),  # the offline data set: the smoke-test size of the workflow's Table 4
 }
-METHODS = ("ebipla", "lebm")
+METHODS = ("ebipla", "lebm", "vae", "abp", "pgd", "rae")  # the last four at their one-protocol configs
+N_KEY = {"ebipla": "n_particles", "pgd": "n_particles", "lebm": "n_posterior_steps", "abp": "n_posterior_steps"}
 PAPER_SETTING = (10, 60, 128)  # Table 4's (N, J, B); LEBM at the matched budget N = 10
 
 
@@ -138,11 +142,15 @@ def variant_overrides(overrides: list[str], variant: str) -> list[str]:
 
 def _setting(dataset: str, method: str, n: int, batch_size: int, n_prior_steps: int, device: torch.device,
              overrides: list[str], variant: str = "default") -> _Setting:
-    key = "n_particles" if method == "ebipla" else "n_posterior_steps"
-    extra = ["algorithm.warmup_iters=0"] if method == "ebipla" else []  # time Algorithm 2, after the warm-up
-    cfg = load_config([CONFIGS / f"{dataset}_{method}.yaml"],
-                      [f"algorithm.{key}={n}", f"train.batch_size={batch_size}",
-                       f"algorithm.n_prior_steps={n_prior_steps}", *extra, *overrides])
+    sets = [f"algorithm.{N_KEY[method]}={n}"] if method in N_KEY else []  # vae and rae have no N
+    if method in ("ebipla", "lebm"):
+        sets.append(f"algorithm.n_prior_steps={n_prior_steps}")
+        config = CONFIGS / f"{dataset}_{method}.yaml"
+    else:
+        config = CONFIGS / "one_protocol" / f"{dataset}_{method}.yaml"
+    if method == "ebipla":
+        sets.append("algorithm.warmup_iters=0")  # time Algorithm 2, after the warm-up
+    cfg = load_config([config], [*sets, f"train.batch_size={batch_size}", *overrides])
     shape, m_full = IMAGE_SETS[dataset]
     m = m_full if device.type == "cuda" else 4 * batch_size
     gen = torch.Generator(device).manual_seed(0)
@@ -152,7 +160,7 @@ def _setting(dataset: str, method: str, n: int, batch_size: int, n_prior_steps: 
     state = ALGORITHMS[method].init_state(cfg, model, m, gen)
     idx = [torch.randperm(m, generator=gen, device=device)[:batch_size] for _ in range(4)]
     batches = [(i, data.batch(i)) for i in idx]
-    x_pos_shape = (batch_size, n, model.d_x) if method == "ebipla" else (batch_size, model.d_x)
+    x_pos_shape = (batch_size, n, model.d_x) if N_KEY.get(method) == "n_particles" else (batch_size, model.d_x)
     bare_inputs = (torch.randn(x_pos_shape, generator=gen, device=device), batches[0][1],
                    torch.randn((batch_size, model.d_x), generator=gen, device=device))
     return _Setting(dataset, method, n, variant, cfg, state, gen, batches, bare_inputs)
@@ -182,6 +190,21 @@ def _gflops(fn: Callable[[], object]) -> float:
     with _FlopCount() as counter:
         fn()
     return counter.flops / 1e9
+
+
+def step_gflops(cfg: RunConfig, obs_shape: tuple[int, ...], device: torch.device) -> float:
+    """GFLOPs of one training step of ``cfg`` (its algorithm, networks and batch size; EBIPLA after its warm-up),
+    counted like Table 4's on a fresh model and random images of ``obs_shape``: the count does not depend on the
+    values. Image runs' metrics.json records it (the one-protocol table's cost column)."""
+    batch = cfg.train.batch_size
+    gen = torch.Generator(device).manual_seed(0)
+    images = torch.randint(0, 256, (2 * batch, *obs_shape), dtype=torch.uint8, generator=gen, device=device)
+    data = TrainingSet(images, device, "device")
+    algo = ALGORITHMS[cfg.algorithm.name]
+    state = algo.init_state(cfg, new_model(cfg, data.obs_shape, device), len(images), gen)
+    state.iteration = getattr(cfg.algorithm, "warmup_iters", 0)
+    idx = torch.arange(batch, device=device)
+    return _gflops(lambda: algo.step(state, (idx, data.batch(idx)), gen))
 
 
 def _peak_tflops(device: torch.device, dtype: torch.dtype) -> tuple[str | None, float | None]:

@@ -6,8 +6,8 @@
     ebipla config --config FILE      (print the resolved config and exit)
     ebipla data --config FILE --out FILE      ebipla prepare --config FILE      ebipla fid-ref --config FILE
     ebipla digits-classifier --config FILE --out FILE
-    ebipla report synthetic-mmd|table1|table2a|table2b|literature|table4|samples-landscapes|j-ablation|figure2|
-                  figure4|figure5|theory|paper-report ... --out PREFIX
+    ebipla report synthetic-mmd|table1|table2a|table2b|literature|table4|table-one-protocol|samples-landscapes|
+                  baselines-synthetic|j-ablation|figure2|figure4|figure5|theory|paper-report ... --out PREFIX
     ebipla bench                     ebipla bench-images              ebipla gpu-check
     ebipla trace --run DIR --iterations K [--set key=value ...] [--particles N] --out FILE.csv
     ebipla quickstart                ebipla presets --write DIR
@@ -91,10 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--dataset", required=True, help="the data set whose runs give our rows")
     q = what.add_parser("table4", help="Table 4: seconds and GFLOPs per step (.csv, .md, .tex)")
     q.add_argument("timing", help="ebipla bench-images CSV")
+    q = what.add_parser("table-one-protocol", help="every method under one protocol: MSE, FID, seconds and GFLOPs "
+                        "per iteration, next to the paper's values (.csv, .md, .tex)")
+    q.add_argument("metrics", nargs="+", help="metrics.json files of the baselines experiment's image runs")
     q = what.add_parser("samples-landscapes", help="Figure 1: samples, exp(-U) and runtime against N (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q.add_argument("--timing", metavar="FILE", help="ebipla bench CSV for the runtime panel")
+    q = what.add_parser("baselines-synthetic", help="the synthetic baselines against EBIPLA and LEBM: samples with "
+                        "MMD^2 and exp(-U) (.pdf, .png)")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q = what.add_parser("j-ablation", help="Appendix E.1: samples and exp(-U) against J (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
     q = what.add_parser("figure2", help="Figure 2: sample grids of image runs (.pdf, .png)")
@@ -119,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--theory", metavar="CSV", help="the Theorem 1 study's CSV (ebipla report theory)")
     q.add_argument("--fid-baselines", nargs="+", default=[], metavar="FILE",
                    help="ebipla fid-baselines outputs: FID reference points")
+    q.add_argument("--one-protocol", metavar="CSV", help="long-form CSV of table-one-protocol")
+    q.add_argument("--one-protocol-caption", default="", help="that table's caption (its scale)")
     for q in what.choices.values():
         q.add_argument("--out", required=True, metavar="PREFIX",
                        help="output path without suffix (paper-report: the .md file)")
@@ -178,6 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="KEY=VALUE",
                    help="also time every setting with this override, interleaved (before/after in one process), "
                         "e.g. --compare model.generator.channels_last=false")
+    p.add_argument("--baselines", action="store_true",
+                   help="also time vae, abp, pgd and rae at their one-protocol settings (docs/baselines.md)")
 
     p = sub.add_parser("presets", help="write the paper's synthetic grid as config files")
     p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
@@ -302,6 +313,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .bench_images import write_bench_images
 
         methods = [("ebipla", args.particles)] + [("lebm", n) for n in args.lebm_steps]
+        if args.baselines:
+            methods += [("vae", 1), ("abp", 20), ("pgd", args.particles), ("rae", 1)]
         write_bench_images(args.out, datasets=args.datasets, methods=methods, batch_size=args.batch_size,
                            n_prior_steps=args.prior_steps, runs=args.runs, steps_per_run=args.steps_per_run,
                            device_name=args.device, overrides=args.overrides, compare=args.compare)
@@ -361,6 +374,10 @@ def _report(args: argparse.Namespace) -> int:
         from .report import tables
 
         tables.write_synthetic_mmd(args.metrics, out, caption)
+    elif what == "table-one-protocol":
+        from .report.one_protocol import table_one_protocol
+
+        table_one_protocol(args.metrics, out, caption)
     elif what in ("table1", "table2a", "table2b", "literature", "table4"):
         from .report import paper_tables
 
@@ -374,11 +391,14 @@ def _report(args: argparse.Namespace) -> int:
             paper_tables.literature(args.table, args.metrics, args.dataset, out, caption)
         else:
             paper_tables.table4(args.timing, out, caption)
-    elif what in ("samples-landscapes", "j-ablation", "figure2", "figure4", "figure5", "custom-samples"):
+    elif what in ("samples-landscapes", "baselines-synthetic", "j-ablation", "figure2", "figure4", "figure5",
+                  "custom-samples"):
         from .report import figures
 
         if what == "samples-landscapes":
             figures.samples_and_landscapes(args.runs, args.data, out, caption, args.timing)
+        elif what == "baselines-synthetic":
+            figures.baselines_synthetic(args.runs, args.data, out, caption)
         elif what == "j-ablation":
             figures.j_ablation(args.runs, out, caption)
         elif what == "figure2":
@@ -402,7 +422,8 @@ def _report(args: argparse.Namespace) -> int:
         from .report import paper_report
 
         tabs = {t: getattr(args, t) for t in ("table1", "table2a", "table2b", "table4") if getattr(args, t)}
-        paper_report.write_report(tabs, out, caption, args.synthetic_mmd, args.theory, args.fid_baselines)
+        paper_report.write_report(tabs, out, caption, args.synthetic_mmd, args.theory, args.fid_baselines,
+                                  args.one_protocol, args.one_protocol_caption)
     log.info("wrote %s%s", out, "" if what == "paper-report" else ".*")
     return 0
 

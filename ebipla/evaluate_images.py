@@ -130,6 +130,8 @@ def training_latents(trained: rundir.TrainedRun, images: torch.Tensor, indices: 
 def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str | Path | None = None) -> dict:
     """FID, MSE and the figure data of a trained image run; writes metrics.json, samples.npz, interpolations.npz
     and PNG previews of both into the run directory."""
+    from .bench_images import step_gflops  # the FLOP counter of Table 4, imported only here
+
     cfg, model = trained.cfg, trained.model
     device = next(model.parameters()).device
     run_dir = Path(run_dir)
@@ -143,6 +145,8 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
     if cfg.eval.mse.n_images is not None:
         val = val[:cfg.eval.mse.n_images]
     mse = reconstruction_mse(model, val, cfg.eval.mse) if len(val) else None
+    encoder_mse = (reconstruction_mse(model, val, cfg.eval.mse, through_encoder=True)
+                   if len(val) and model.encoder is not None else None)
 
     # Interpolations between validation images (MAP latents) and training images (particles).
     figures = cfg.eval.figures
@@ -167,8 +171,12 @@ def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str
         "mse": mse["mse"] if mse else None,
         "mse_01": mse["mse_01"] if mse else None,
         "mse_images": mse["n_images"] if mse else 0,
+        **({"mse_encoder": encoder_mse["mse"]} if encoder_mse else {}),  # vae, rae: through the encoder's mean
         **run_fields(cfg, trained.payload, run_dir),
+        "gflops_per_step": round(step_gflops(cfg, tuple(trained.payload["obs_shape"]), device), 3),
     }
+    if metrics["train_seconds"] is not None and metrics["iteration"]:
+        metrics["seconds_per_iteration"] = metrics["train_seconds"] / metrics["iteration"]
     atomic_save_npz(run_dir / rundir.SAMPLES, grid=grid.numpy())
     atomic_save_npz(run_dir / rundir.INTERPOLATIONS, **arrays)
     write_png(run_dir / "samples.png", as_numpy_grid(grid))

@@ -118,7 +118,7 @@ def new_model(cfg: RunConfig, obs_shape: tuple[int, ...], device: torch.device) 
     """Initialise the networks from ``cfg.seed`` alone (on the CPU, so every device starts from the same theta)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        model = build_model(cfg.model, obs_shape)
+        model = build_model(cfg.model, obs_shape, cfg.algorithm)
     return model.to(device)
 
 

@@ -24,11 +24,16 @@ STREAM_CHAIN, STREAM_DECODER, STREAM_LONG_RUN = 11, 12, 13  # derive_seed tags
 @torch.no_grad()
 def sample_latents(model: LatentEBM, n: int, n_steps: int, gamma: float, seed: int,
                    batch_size: int = 1000, first: int = 0) -> torch.Tensor:
-    """Prior samples x_J number first, ..., first + n - 1, (n, d_x), on the model's device."""
+    """Prior samples x_J number first, ..., first + n - 1, (n, d_x), on the model's device. A fixed prior
+    (:mod:`ebipla.models.fixed_priors`) is sampled exactly instead, from d_x + 1 normals of sample k's stream."""
     device = next(model.parameters()).device
     out = []
     for start in range(first, first + n, batch_size):
         rows = range(start, min(first + n, start + batch_size))
+        if getattr(model.energy, "exact_sampler", False):
+            draws = per_sample_normal(seed, STREAM_CHAIN, rows, (model.d_x + 1,)).to(device)  # (b, d_x + 1)
+            out.append(model.energy.sample(draws[:, :-1], draws[:, -1]))
+            continue
         draws = per_sample_normal(seed, STREAM_CHAIN, rows, (1 + n_steps, model.d_x)).to(device)  # (b, 1+J, d_x)
         x0, noise = draws[:, 0], draws[:, 1:].transpose(0, 1)  # (b, d_x), (J, b, d_x)
         out.append(prior_chain(model.energy, x0, gamma, noise))

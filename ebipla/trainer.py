@@ -386,11 +386,14 @@ class Trainer:
         """Iterate up to ``stop``; after each iteration check finiteness (when due) and stop signals."""
         train_cfg, perm_cache = self.cfg.train, {}
         algo = ALGORITHMS[self.cfg.algorithm.name]
+        total = train_cfg.n_epochs * per_epoch
         start = self.started = time.perf_counter()
         while self.state.iteration < stop:
             idx = batch_indices(self.cfg, len(self.data), self.state.iteration, perm_cache).to(self.device)
             self.state, metrics = algo.step(self.state, (idx, self.data.batch(idx)), self.gen)
             k = self.state.iteration
+            if k == total and hasattr(algo, "finish"):
+                algo.finish(self.state, self.data, self.gen)  # before the final checkpoint, which holds its result
             bar.update(1)
             if k % per_epoch == 0:
                 for sched in self.schedulers:

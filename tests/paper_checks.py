@@ -15,7 +15,8 @@ from PIL import Image
 
 from ebipla.report.tables import expand_pattern
 
-TABLES = ("table1", "table2a", "table2b", "table4", "table5", "table6", "table7", "synthetic_mmd")
+TABLES = ("table1", "table2a", "table2b", "table4", "table5", "table6", "table7", "synthetic_mmd",
+          "table_one_protocol")
 FIGURES = ("figure1", "figure2", "figure4", "figure5", "figure_j_ablation", "figure_theory")
 
 

@@ -1,7 +1,8 @@
 """DVC over the workflow, in a scratch git repository whose default config is the CI config.
 
 dvc repro produces the artifacts (every table and figure, whose numbers report.md traces back to the runs, and
-`snakemake --report`'s HTML); a second dvc repro does nothing and dvc status is clean; changing one
+`snakemake --report`'s HTML), starting from the SLURM test's finished run of the same config where there is one
+(so that the suite runs the whole workflow once); a second dvc repro does nothing and dvc status is clean; changing one
 experiment's parameter reruns only the jobs that depend on it; dvc push to a local remote, deleting the outputs,
 dvc pull and regenerating the figures retrains nothing, also in a fresh clone.
 """
@@ -13,24 +14,10 @@ import re
 import shutil
 from pathlib import Path
 
-import yaml
-
 from paper_checks import check_artifacts, check_ci_outputs
-from workflow_helpers import copy_repo, run
+from workflow_helpers import copy_repo, merged_ci_config, run
 
 OUTS = ("results/data", "results/datasets", "results/runs", "results/timing", "results/paper")
-
-
-def merged_ci_config(repo: Path) -> None:
-    """config/config.yaml := config/config.yaml with tests/config/ci.yaml layered on (as --configfile does)."""
-    def merge(a: dict, b: dict) -> dict:
-        for key, value in b.items():
-            a[key] = merge(a[key], value) if isinstance(value, dict) and isinstance(a.get(key), dict) else value
-        return a
-
-    base = yaml.safe_load((repo / "config" / "config.yaml").read_text())
-    ci = yaml.safe_load((repo / "tests" / "config" / "ci.yaml").read_text())
-    (repo / "config" / "config.yaml").write_text(yaml.safe_dump(merge(base, ci), sort_keys=False))
 
 
 def digests(repo: Path, pattern: str) -> dict[str, str]:
@@ -45,13 +32,19 @@ def jobs_run(log: str) -> dict[str, int]:
     return counts
 
 
-def test_dvc_repro_rerun_push_pull(tmp_path):
-    repo = copy_repo(tmp_path / "repo")
-    merged_ci_config(repo)
-
-    # dvc repro runs the workflow and caches its outputs.
-    first = run(["dvc", "repro"], repo)
-    assert jobs_run(first)["train"] == 9
+def test_dvc_repro_rerun_push_pull(tmp_path, slurm_workflow):
+    repo = tmp_path / "repo"
+    if slurm_workflow.repo is not None:
+        # Start from the SLURM test's finished workflow (the same CI config.yaml; copytree keeps the file times
+        # and Snakemake's records): dvc repro runs the stage, Snakemake finds nothing to do, DVC caches the outputs.
+        shutil.copytree(slurm_workflow.repo, repo, symlinks=True)
+        first = run(["dvc", "repro"], repo)
+        assert "train" not in jobs_run(first), first[-3000:]
+    else:  # no SLURM here: dvc repro runs the whole workflow itself
+        copy_repo(repo)
+        merged_ci_config(repo)
+        first = run(["dvc", "repro"], repo)
+        assert jobs_run(first)["train"] == 11
     captions = check_ci_outputs(repo)
     # snakemake --report: one self-contained HTML file with every table and figure and its caption.
     run(["snakemake", "--report", "results/report.html"], repo)
@@ -61,7 +54,7 @@ def test_dvc_repro_rerun_push_pull(tmp_path):
     assert captions["figure_theory"] in html and captions["table1"] in html
     assert (repo / "dvc.lock").exists()
     checkpoints = digests(repo, "checkpoint.pt")
-    assert len(checkpoints) == 9
+    assert len(checkpoints) == 11
 
     # Nothing changed: nothing runs, and the status is clean.
     second = run(["dvc", "repro"], repo)

@@ -12,11 +12,13 @@ import yaml
 from workflow_helpers import REPO, copy_repo, run, tool_env
 
 # Synthetic: 3 data sets x 2 methods x N in {4, 16, 64} x 5 seeds, plus the J ablation (2 data sets x 5 values
-# of J). Images: Table 1 (3 data sets x 2 methods x 5 seeds), Table 2(a) (CelebA-HQ, 1 run), Table 2(b) (SVHN,
-# N in {1, 4, 16, 32} x 5 seeds).
-SYNTHETIC_TRAINING_JOBS = 3 * 2 * 3 * 5 + 2 * 5
-IMAGE_TRAINING_JOBS = 3 * 2 * 5 + 1 + 4 * 5
+# of J) and the synthetic baselines figure's PGD and ABP. Images: Table 1 (3 data sets x 2 methods x 5 seeds),
+# Table 2(a) (CelebA-HQ, 1 run), Table 2(b) (SVHN, N in {1, 4, 16, 32} x 5 seeds), and the one-protocol comparison
+# (3 data sets x 6 methods x 5 seeds, run directories of their own).
+SYNTHETIC_TRAINING_JOBS = 3 * 2 * 3 * 5 + 2 * 5 + 2
+IMAGE_TRAINING_JOBS = 3 * 2 * 5 + 1 + 4 * 5 + 3 * 6 * 5
 FULL_TRAINING_JOBS = SYNTHETIC_TRAINING_JOBS + IMAGE_TRAINING_JOBS
+BASELINES = ("ebipla", "lebm", "vae", "abp", "pgd", "rae")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_full_config_plans_every_training_job_of_the_paper(repo):
     # Every artifact of results/paper: tables 1, 2(a), 2(b) and 5-7, and one job per other table and figure.
     assert jobs["image_table"] == 3 and jobs["literature_table"] == 3
     for rule in ("synthetic_mmd_table", "table4", "figure1", "figure2", "figure4", "figure5", "figure_j_ablation",
-                 "figure_theory", "paper_report"):
+                 "figure_theory", "paper_report", "table_one_protocol", "figure_baselines_synthetic"):
         assert jobs[rule] == 1, rule
 
 
@@ -60,14 +62,72 @@ def test_full_plan_lists_each_image_experiment(repo):
         assert f"results/runs/images/{path}/train_summary.json" in out, path
 
 
+def train_commands(plan: str) -> dict[str, str]:
+    """The planned (``-p``) training commands by run directory."""
+    return {m[1]: m[0] for m in re.findall(r"^Shell command: (.*ebipla train .*--out (\S+) .*)$", plan, flags=re.M)}
+
+
+def test_full_plan_runs_the_one_protocol_comparison_apart_from_table1(repo):
+    commands = train_commands(planned(repo, "-p"))
+    for dataset in ("svhn", "cifar10", "celeba64"):
+        for method, n in zip(BASELINES, (10, 20, 1, 20, 10, 1)):
+            for seed in range(5):
+                run = f"results/runs/images/{dataset}/{method}/N{n}/protocol/seed{seed}"
+                assert f"--config config/images/one_protocol/{dataset}_{method}.yaml" in commands[run], run
+    # Table 1's own-settings runs are not the comparison's.
+    assert "--config config/images/svhn_ebipla.yaml" in commands["results/runs/images/svhn/ebipla/N10/paper/seed0"]
+    # N sets the method's own key; the autoencoders have none.
+    assert "--set algorithm.n_particles=10 " in commands["results/runs/images/svhn/pgd/N10/protocol/seed0"]
+    assert "--set algorithm.n_posterior_steps=20 " in commands["results/runs/images/svhn/abp/N20/protocol/seed0"]
+    assert "algorithm.n_" not in commands["results/runs/images/svhn/vae/N1/protocol/seed0"]
+    # The synthetic baselines at the grid's paper settings, from their own files, without the grid's overlays.
+    pgd = commands["results/runs/synthetic/swissroll/pgd/N4/protocol/seed0"]
+    assert "--config config/synthetic/baselines/swissroll_pgd.yaml --set seed=0" in pgd
+    assert "--set train.n_epochs=200" in pgd and "--set algorithm.n_particles=4 " in pgd
+    assert "results/runs/synthetic/swissroll/abp/N16/protocol/seed0" in commands
+
+
 def test_quick_and_ci_configs_plan_smaller_runs(repo):
-    quick = counts(planned(repo, "--configfile", "config/quick.yaml"))
-    # The synthetic grid, the J ablation, and the digits: EBIPLA N = 1 and 10, LEBM N = 10.
-    assert quick["train"] == 3 * 2 * 2 + 3 + 3
-    assert quick["evaluate_images"] == 3 and quick["digits_classifier"] == 1 and "inception_weights" not in quick
+    plan = planned(repo, "-p", "--configfile", "config/quick.yaml")
+    quick = counts(plan)
+    # The synthetic grid, the J ablation, the digits (EBIPLA N = 1 and 10, LEBM N = 10), the one-protocol
+    # comparison on the digits (6 methods) and the synthetic baselines (PGD, ABP).
+    assert quick["train"] == 3 * 2 * 2 + 3 + 3 + 6 + 2
+    assert quick["evaluate_images"] == 3 + 6 and quick["digits_classifier"] == 1 and "inception_weights" not in quick
     assert quick["image_table"] == 3 and quick["literature_table"] == 3 and quick["paper_report"] == 1
+    assert quick["table_one_protocol"] == 1 and quick["figure_baselines_synthetic"] == 1
     assert quick["fid_baselines"] == 2  # the digits' EBIPLA and LEBM runs of Table 1
-    assert counts(planned(repo, "--configfile", "tests/config/ci.yaml"))["train"] == 9
+    commands = train_commands(plan)
+    for method, n in zip(BASELINES, (10, 20, 1, 20, 10, 1)):
+        run = f"results/runs/images/digits/{method}/N{n}/protocol/seed0"
+        assert f"--config config/images/one_protocol/digits_{method}.yaml --set seed=0" in commands[run], run
+    pgd = commands["results/runs/synthetic/swissroll/pgd/N4/protocol/seed0"]
+    assert "n_epochs" not in pgd and "quick.yaml" not in pgd  # the file's own quick settings
+    ci = planned(repo, "-p", "--configfile", "tests/config/ci.yaml")
+    jobs = counts(ci)
+    # Two short runs of the comparison (VAE, PGD N = 2) with the CI overlay; no synthetic baselines figure.
+    assert jobs["train"] == 9 + 2 and jobs["table_one_protocol"] == 1 and "figure_baselines_synthetic" not in jobs
+    commands = train_commands(ci)
+    assert "--config tests/config/ci_protocol.yaml" in commands["results/runs/images/digits/vae/N1/protocol/seed0"]
+    assert "--set algorithm.n_particles=2 " in commands["results/runs/images/digits/pgd/N2/protocol/seed0"]
+
+
+def test_autoencoders_take_no_n_and_a_variant_has_one_set_of_files(repo, tmp_path):
+    bad = tmp_path / "n.yaml"
+    bad.write_text(yaml.safe_dump({"images": {"experiments": [
+        {"name": "baselines", "variant": "protocol", "run_configs": "config/images/one_protocol",
+         "datasets": ["digits"], "methods": {"vae": [2]}, "seeds": [0]}]}}))
+    proc = subprocess.run(["snakemake", "-n", "--configfile", str(bad)], cwd=repo, env=tool_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "1 was expected" in proc.stdout + proc.stderr  # VAE: N = 1 only
+    bad.write_text(yaml.safe_dump({"images": {"experiments": [
+        {"name": "table1", "variant": "protocol", "run_configs": "config/images/one_protocol", "datasets": ["digits"],
+         "methods": {"ebipla": [4]}, "seeds": [0]},
+        {"name": "baselines", "variant": "protocol", "run_configs": "config/images", "datasets": ["digits"],
+         "methods": {"vae": [1]}, "seeds": [0]}]}}))
+    proc = subprocess.run(["snakemake", "-n", "--configfile", str(bad)], cwd=repo, env=tool_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "variant 'protocol'" in proc.stdout + proc.stderr
 
 
 def test_config_typo_is_rejected_with_the_key(repo, tmp_path):

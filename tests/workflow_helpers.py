@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's snakemake, dvc and ebipla
 
@@ -43,3 +45,15 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: f
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{output[-6000:]}")
     return output
+
+
+def merged_ci_config(repo: Path) -> None:
+    """config/config.yaml := config/config.yaml with tests/config/ci.yaml layered on (as --configfile does)."""
+    def merge(a: dict, b: dict) -> dict:
+        for key, value in b.items():
+            a[key] = merge(a[key], value) if isinstance(value, dict) and isinstance(a.get(key), dict) else value
+        return a
+
+    base = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    ci = yaml.safe_load((repo / "tests" / "config" / "ci.yaml").read_text())
+    (repo / "config" / "config.yaml").write_text(yaml.safe_dump(merge(base, ci), sort_keys=False))

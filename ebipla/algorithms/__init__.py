@@ -5,9 +5,10 @@
 
 from types import ModuleType
 
-from . import ebipla, ebipla_full, lebm
+from . import abp, ebipla, ebipla_full, lebm, pgd, rae, vae
 from .base import Algorithm, Batch, TrainState
 
-ALGORITHMS: dict[str, ModuleType] = {"ebipla": ebipla, "ebipla_full": ebipla_full, "lebm": lebm}
+ALGORITHMS: dict[str, ModuleType] = {"ebipla": ebipla, "ebipla_full": ebipla_full, "lebm": lebm,
+                                     "vae": vae, "abp": abp, "pgd": pgd, "rae": rae}  # the last four: baselines
 
 __all__ = ["ALGORITHMS", "Algorithm", "Batch", "TrainState"]

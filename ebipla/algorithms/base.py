@@ -6,6 +6,9 @@ An algorithm is a module with
     init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState
     step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainState, dict[str, Tensor]]
 
+and optionally ``finish(state, data, gen)``, called once after the last iteration, before the final checkpoint
+(RAE fits its ex-post prior there).
+
 ``step`` performs one iteration of the algorithm box on (state, batch) with all randomness from ``gen``. It
 returns the state (parameters and the particle bank are updated in place, as optimisers do) and scalar metrics as
 0-dim tensors, so that the loop decides when to synchronise with the device.
@@ -99,13 +102,16 @@ def set_precision(model: LatentEBM, cfg: TrainConfig) -> None:
 
 
 def adam_optimizers(model: LatentEBM, cfg: TrainConfig) -> tuple[torch.optim.Adam | None, torch.optim.Adam | None]:
-    """Adam for alpha (energy) and beta (generator); None for a part without parameters."""
-    def adam(module: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam | None:
-        params = list(module.parameters())
+    """Adam for alpha (energy) and beta (generator, with the encoder's weights where the model has one, at the
+    generator's settings); None for a part without parameters."""
+    def adam(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam | None:
         return torch.optim.Adam(params, lr=lr, betas=betas) if params else None
 
-    return (adam(model.energy, cfg.lr_energy, cfg.betas_energy),
-            adam(model.generator, cfg.lr_generator, cfg.betas_generator))
+    decoder = list(model.generator.parameters())
+    if model.encoder is not None:
+        decoder += list(model.encoder.parameters())
+    return (adam(list(model.energy.parameters()), cfg.lr_energy, cfg.betas_energy),
+            adam(decoder, cfg.lr_generator, cfg.betas_generator))
 
 
 def backward_losses(
@@ -126,13 +132,30 @@ def backward_losses(
     u_neg = model.energy(x_neg.detach())  # (B,)
     n = u_pos.numel()
     total = u_pos.sum() + v.sum() - (n / u_neg.numel()) * u_neg.sum()  # = n (L_e + L_d)
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for part in (model.energy, model.generator) for p in part.parameters() if p.requires_grad]
     inputs = [x_pos, *params] if want_x_grad else params
     grads = torch.autograd.grad(total, inputs)
     for p, g in zip(params, grads[len(inputs) - len(params):]):
         p.grad = g / n
     loss_e = u_pos.detach().mean() - u_neg.detach().mean()
     return loss_e, v.detach().mean(), grads[0] if want_x_grad else None
+
+
+def backward_decoder(model: LatentEBM, x: torch.Tensor, y: torch.Tensor,
+                     want_x_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The fixed-prior methods' loss (abp, pgd): L_d = mean V_beta(x, y) (45) over the latents x (B, N, d_x) or
+    (B, d_x); sets ``.grad`` of beta to nabla_beta L_d. With ``want_x_grad`` also returns nabla_x [U(x) + V(x, y)]
+    per latent (U the fixed prior's energy, no parameters), the particle drift, from the same backward pass."""
+    x = x.detach().requires_grad_(want_x_grad)
+    v = model.V(x, y)  # (B, N) or (B,)
+    n = v.numel()
+    total = v.sum() + (model.energy(x).sum() if want_x_grad else 0.0)
+    params = [p for p in model.generator.parameters() if p.requires_grad]
+    inputs = [x, *params] if want_x_grad else params
+    grads = torch.autograd.grad(total, inputs) if inputs else ()
+    for p, g in zip(params, grads[len(inputs) - len(params):]):
+        p.grad = g / n
+    return v.detach().mean(), grads[0] if want_x_grad else None
 
 
 def optimizer_steps(state: TrainState) -> None:

@@ -2,6 +2,7 @@
 
 from .loader import config_from_dict, config_from_layers, dump_yaml, load_config, to_dict
 from .schema import (
+    AbpConfig,
     AlgorithmConfig,
     DataConfig,
     EbiplaConfig,
@@ -9,11 +10,15 @@ from .schema import (
     EvalConfig,
     LebmConfig,
     ModelConfig,
+    PgdConfig,
+    RaeConfig,
     RunConfig,
     TrainConfig,
+    VaeConfig,
 )
 
 __all__ = [
+    "AbpConfig",
     "AlgorithmConfig",
     "DataConfig",
     "EbiplaConfig",
@@ -21,8 +26,11 @@ __all__ = [
     "EvalConfig",
     "LebmConfig",
     "ModelConfig",
+    "PgdConfig",
+    "RaeConfig",
     "RunConfig",
     "TrainConfig",
+    "VaeConfig",
     "config_from_dict",
     "config_from_layers",
     "dump_yaml",

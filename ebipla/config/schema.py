@@ -204,11 +204,25 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
+class EncoderConfig:
+    """Encoder of the autoencoder baselines (``vae``, ``rae``; unused by the others): observations -> latents.
+
+    ``auto`` mirrors the generator: an MLP for vector observations, for images the DCGAN generator run backwards
+    (stride-2 convolutions with ndf, 2 ndf, 4 ndf, ... channels, LeakyReLU(0.2), a last 4 x 4 convolution to the
+    output)."""
+
+    kind: Literal["auto", "mlp", "conv"] = "auto"
+    hidden: tuple[int, ...] = (128, 128)  # mlp: hidden widths
+    ndf: int | None = num(None, ge=1)  # conv: width; null = the generator's ngf
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     latent_dim: int = num(2, ge=1)  # d_x
     sigma: float = num(0.05, gt=0)  # decoder noise: p_beta(y | x) = N(g_beta(x), sigma^2 I)
-    energy: EnergyConfig = section(EnergyConfig)
+    energy: EnergyConfig = section(EnergyConfig)  # the learned prior (ebipla, ebipla_full, lebm)
     generator: GeneratorConfig = section(GeneratorConfig)
+    encoder: EncoderConfig = section(EncoderConfig)  # vae and rae only
 
 
 # ------------------------------------------------------------------------------------------------------ algorithms
@@ -256,7 +270,49 @@ class LebmConfig:
     n_prior_steps: int = num(500, ge=1)  # J (K0 in Pang's code)
 
 
-AlgorithmConfig = EbiplaConfig | EbiplaFullConfig | LebmConfig
+# The baselines of the one-protocol comparison (docs/baselines.md). Their prior is fixed, not learned: N(0, I) for
+# vae, abp and pgd, a Gaussian mixture fitted after training for rae; model.energy does not apply to them.
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    """VAE (Kingma and Welling 2014): Gaussian encoder, reparameterised ELBO, N(0, I) prior."""
+
+    name: Literal["vae"] = "vae"
+    n_samples: int = num(1, ge=1)  # reparameterised draws per data point in the ELBO (Kingma and Welling: 1)
+
+
+@dataclass(frozen=True)
+class AbpConfig:
+    """Alternating back-propagation (Han et al. 2017): K posterior ULA steps on warm-started latents, N(0, I)."""
+
+    name: Literal["abp"] = "abp"
+    # Our choice (docs/baselines.md): LEBM's posterior chain, K = 20 steps of h = 0.005 (Pang et al.'s s = 0.1,
+    # h = s^2 / 2), which descends from ABP's Langevin inference.
+    n_posterior_steps: int = num(20, ge=1)  # K ULA steps per iteration on the warm-started latents
+    h: float = num(0.005, gt=0)  # ULA step
+
+
+@dataclass(frozen=True)
+class PgdConfig:
+    """Particle gradient descent (Kuntz, Lim and Johansen 2023): EBIPLA's particle system with a N(0, I) prior."""
+
+    name: Literal["pgd"] = "pgd"
+    n_particles: int = num(16, ge=1)  # N
+    h: float = num(0.0045, gt=0)  # particle step (drift h, all-particle noise sqrt(2h/L)), EBIPLA's default
+
+
+@dataclass(frozen=True)
+class RaeConfig:
+    """Regularised autoencoder, RAE-L2 (Ghosh et al. 2020), with an ex-post Gaussian mixture for sampling."""
+
+    name: Literal["rae"] = "rae"
+    beta: float = num(1.0, ge=0)  # weight of |z|^2 / 2 (1: with V, the N(0, I) MAP objective)
+    weight_decay: float = num(1e-4, ge=0)  # lambda of the decoder's L2 penalty lambda |beta|^2 (RAE-L2)
+    n_components: int = num(10, ge=1)  # Gaussian mixture fitted on the training latents (Ghosh et al.: 10)
+
+
+AlgorithmConfig = (EbiplaConfig | EbiplaFullConfig | LebmConfig | VaeConfig | AbpConfig | PgdConfig | RaeConfig)
 
 
 # ------------------------------------------------------------------------------------------------- train and eval

@@ -75,13 +75,18 @@ def map_latents(model: LatentEBM, y: torch.Tensor, cfg: MseConfig, first_index: 
     return best_x
 
 
-def reconstruction_mse(model: LatentEBM, images: torch.Tensor, cfg: MseConfig) -> dict:
-    """MSE of MAP reconstructions of uint8 images (N, 3, H, W); also the MAP latents of every image."""
+def reconstruction_mse(model: LatentEBM, images: torch.Tensor, cfg: MseConfig, through_encoder: bool = False) -> dict:
+    """MSE of MAP reconstructions of uint8 images (N, 3, H, W); also the MAP latents of every image. With
+    ``through_encoder`` the latents are the encoder's instead (:meth:`LatentEBM.encode_mean`; vae and rae)."""
     device = next(model.parameters()).device
     squared, latents = [], []
     for start in range(0, len(images), cfg.batch_size):
         y = to_unit_range(images[start:start + cfg.batch_size].to(device))  # (B, C, H, W) in [-1, 1]
-        x = map_latents(model, y, cfg, start)
+        if through_encoder:
+            with torch.no_grad():
+                x = model.encode_mean(y)
+        else:
+            x = map_latents(model, y, cfg, start)
         with torch.no_grad():
             squared.append((y - model.decode(x)).square().flatten(1).mean(1).cpu())
         latents.append(x.cpu())

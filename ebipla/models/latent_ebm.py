@@ -11,18 +11,28 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from ..config.schema import ModelConfig
+from ..config.schema import AlgorithmConfig, ModelConfig
+from .encoder import build_encoder
 from .energy import build_energy
+from .fixed_priors import GaussianMixturePrior, StandardNormalPrior
 from .generator import build_generator
+
+STANDARD_NORMAL_PRIOR = ("vae", "abp", "pgd")  # algorithms whose prior is N(0, I); rae's is a Gaussian mixture
+ENCODER_OUTPUTS = {"vae": 2, "rae": 1}  # algorithms with an encoder -> its outputs per latent dimension
 
 
 class LatentEBM(nn.Module):
-    """Holds U_alpha (``energy``), g_beta (``generator``) and the decoder noise sigma."""
+    """Holds U_alpha (``energy``), g_beta (``generator``) and the decoder noise sigma.
 
-    def __init__(self, energy: nn.Module, generator: nn.Module, sigma: float, d_x: int, obs_shape: tuple[int, ...]):
+    For the baselines ``energy`` is a fixed prior (:mod:`.fixed_priors`) and ``encoder`` maps observations to
+    latents (vae, rae); the other methods have no encoder (None)."""
+
+    def __init__(self, energy: nn.Module, generator: nn.Module, sigma: float, d_x: int, obs_shape: tuple[int, ...],
+                 encoder: nn.Module | None = None):
         super().__init__()
         self.energy = energy
         self.generator = generator
+        self.encoder = encoder
         self.sigma = sigma
         self.d_x = d_x
         self.obs_shape: tuple[int, ...] = tuple(obs_shape)
@@ -44,6 +54,13 @@ class LatentEBM(nn.Module):
             else:
                 out = self.generator(flat)
         return out.to(x.dtype).reshape(*x.shape[:-1], *self.obs_shape)
+
+    def encode_mean(self, y: torch.Tensor) -> torch.Tensor:
+        """The encoder's latent for observations y (B, *obs_shape) -> (B, d_x): the VAE's posterior mean mu(y) (the
+        first d_x outputs), the RAE's code. Only for models with an encoder."""
+        if self.encoder is None:
+            raise ValueError("this model has no encoder (only the vae and rae baselines have one)")
+        return self.encoder(y)[:, :self.d_x]
 
     def V(self, x: torch.Tensor, y: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         """V_beta(x, y) = |y - g_beta(x)|^2 / (2 sigma^2), summed over observation dims. -> x.shape[:-1]."""
@@ -70,7 +87,16 @@ class LatentEBM(nn.Module):
         return lambda x: grad_u(x) + self.grad_x_V(x, y)
 
 
-def build_model(cfg: ModelConfig, obs_shape: tuple[int, ...]) -> LatentEBM:
-    energy = build_energy(cfg.latent_dim, cfg.energy)
-    generator = build_generator(cfg.latent_dim, obs_shape, cfg.generator)
-    return LatentEBM(energy, generator, cfg.sigma, cfg.latent_dim, obs_shape)
+def build_model(cfg: ModelConfig, obs_shape: tuple[int, ...], algorithm: AlgorithmConfig | None = None) -> LatentEBM:
+    """The model ``algorithm`` trains (None: a learned energy prior, no encoder)."""
+    name, d_x = (algorithm.name if algorithm is not None else "ebipla"), cfg.latent_dim
+    if name in STANDARD_NORMAL_PRIOR:
+        energy: nn.Module = StandardNormalPrior(d_x)
+    elif name == "rae":
+        energy = GaussianMixturePrior(d_x, algorithm.n_components)
+    else:
+        energy = build_energy(d_x, cfg.energy)
+    generator = build_generator(d_x, obs_shape, cfg.generator)
+    encoder = (build_encoder(obs_shape, ENCODER_OUTPUTS[name] * d_x, cfg.encoder, cfg.generator)
+               if name in ENCODER_OUTPUTS else None)
+    return LatentEBM(energy, generator, cfg.sigma, d_x, obs_shape, encoder)

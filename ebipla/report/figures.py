@@ -35,7 +35,7 @@ from .tables import METHOD_LABELS
 
 def _run_info(run_dir: Path) -> tuple[str, str, int, int]:
     cfg = load_config([run_dir / rundir.CONFIG])
-    return cfg.data.name, cfg.algorithm.name, particles_or_steps(cfg), cfg.algorithm.n_prior_steps
+    return cfg.data.name, cfg.algorithm.name, particles_or_steps(cfg), getattr(cfg.algorithm, "n_prior_steps", 0)
 
 
 def _limits(points: np.ndarray) -> tuple[float, float]:
@@ -169,6 +169,52 @@ def samples_and_landscapes(run_dirs: list[str | Path], data_files: list[str | Pa
     save_both(fig, prefix)
 
 
+BASELINES_KEY = (
+    "Columns: data y = held-out points in data space. Per method: short-run y = its samples (blue) over the held-out "
+    "points (grey), MMD^2 against them in the title; exp(-U) over latent x = its prior, normalised on a grid spanning "
+    "the samples' latents, log colour scale: learned by EBIPLA and LEBM, the fixed N(0, I) of PGD and ABP, whose "
+    "generator alone shapes the data.")
+
+
+def baselines_synthetic(run_dirs: list[str | Path], data_files: list[str | Path], prefix: str | Path,
+                        title: str) -> None:
+    """The synthetic baselines figure: one row per data set, the held-out data, then per run (method and N, in
+    METHOD_LABELS' order) its short-run samples over the held-out points, with MMD^2, and its exp(-U), drawn as
+    Figure 1's panels; a shared colour bar and the key below.
+
+    ``data_files``: one ``ebipla data`` output per data set (the data column and the axes' limits)."""
+    runs = {_run_info(Path(d))[:3]: _load_synthetic(Path(d)) for d in run_dirs}
+    data = {Path(f).stem: np.load(f)["y_eval"] for f in data_files}
+    datasets = [d for d in data if any(key[0] == d for key in runs)]
+    methods = list(METHOD_LABELS)
+    columns = sorted({(m, n) for _, m, n in runs}, key=lambda c: (methods.index(c[0]), c[1]))
+    cols = 1 + 2 * len(columns)
+    panel, bottom = 1.75, 0.5  # inches
+    width = panel * cols + 0.7
+    fig = plt.figure(figsize=(width, panel * 1.12 * len(datasets) + bottom + 0.5), layout="constrained")
+    outer = fig.add_gridspec(2, 1, height_ratios=[panel * 1.12 * len(datasets), bottom])
+    top = outer[0].subgridspec(len(datasets), cols + 1, width_ratios=[1] * cols + [0.07])
+    image = None
+    for row, dataset in enumerate(datasets):
+        held_out, lim = data[dataset][:2000], _limits(data[dataset])
+        scatter(fig.add_subplot(top[row, 0]), held_out,
+                f"{DATASET_LABELS.get(dataset, dataset)}\ndata y (held-out)", lim, "y")
+        for i, (method, n) in enumerate(columns):
+            axes = [fig.add_subplot(top[row, 1 + 2 * i + j]) for j in range(2)]
+            run = runs.get((dataset, method, n))
+            if run is not None:  # the data under the samples
+                axes[0].scatter(held_out[:, 0], held_out[:, 1], s=0.5, color="0.75", rasterized=True, linewidths=0)
+            image = _method_panels(axes, run, f"{METHOD_LABELS[method]} N={n}", lim) or image
+    if image is not None:
+        density_colorbar(fig, image, fig.add_subplot(top[:, -1]))
+    key = fig.add_subplot(outer[1])
+    key.axis("off")
+    key.text(0.0, 1.0, wrap(BASELINES_KEY, int(width * 19)), transform=key.transAxes, va="top", ha="left",
+             fontsize=6.5, linespacing=1.3)
+    fig.suptitle(wrap(title, int(width * 16)), fontsize=8)
+    save_both(fig, prefix)
+
+
 def j_ablation(run_dirs: list[str | Path], prefix: str | Path, title: str) -> None:
     """Appendix E.1: samples and exp(-U) for increasing J (columns), two rows per data set."""
     runs = {(ds, j): Path(d) for d in run_dirs for ds, _, _, j in [_run_info(Path(d))]}
@@ -204,7 +250,8 @@ def runtime_panel(ax: plt.Axes, timing_csv: str | Path) -> None:
     with open(timing_csv, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["activations"].endswith("(paper)")]
     n = [int(r["N"]) for r in rows]
-    for method, label in METHOD_LABELS.items():
+    for method in ("ebipla", "lebm"):  # the methods ebipla bench times
+        label = METHOD_LABELS[method]
         mean = [float(r[f"{method}_mean_s"]) for r in rows]
         std = [float(r[f"{method}_std_s"]) for r in rows]
         ax.errorbar(n, mean, yerr=std, marker="o", capsize=3, label=label)

@@ -1,7 +1,8 @@
 """``results/paper/report.md``: every number of the paper that we reproduce, the paper's value next to ours, the
 difference, and whether it lies within the paper's stated uncertainty; with the configs and hardware behind each.
-Then what the paper has no number for: reference points for FIDs on data sets the paper does not use, the synthetic
-MMD^2 table and the Theorem 1 study.
+Then the one-protocol comparison (``one_protocol``): the values the paper prints for EBIPLA, LEBM and the baselines
+set against our runs of every method under one protocol. Then what the paper has no number for: reference points
+for FIDs on data sets the paper does not use, the synthetic MMD^2 table and the Theorem 1 study.
 
 Generated from the long-form table CSVs (``paper_tables``, ``tables.synthetic_mmd``), the Theorem 1 CSV and the FID
 reference files (``ebipla fid-baselines``), which carry our values and the files they came from; never written by
@@ -34,7 +35,8 @@ from .tables import METHOD_LABELS, expand_pattern
 
 SECTIONS = {"table1": "Table 1: MSE and FID", "table2a": "Table 2(a): CelebA-HQ FID",
             "table2b": "Table 2(b): FID against N", "table4": "Table 4: seconds and GFLOPs per training step"}
-UNITS = {"mse": "MSE", "fid": "FID", "seconds": "seconds per step", "gflops": "GFLOPs per step"}
+UNITS = {"mse": "MSE", "fid": "FID", "seconds": "seconds per step", "gflops": "GFLOPs per step",
+         "mse_encoder": "MSE through the encoder's mean"}
 TIMING_FIELDS = {"seconds": "mean_s", "gflops": "gflops_per_step"}
 NOT_COMPARABLE = "not comparable (scale)"
 PAPER_DATASETS = {"table1": set(pv.EBIPLA_TABLE1), "table2a": set(pv.EBIPLA_TABLE2A),
@@ -128,15 +130,14 @@ def _hardware(table: str, long: pd.DataFrame) -> list[str]:
         return [f"- `{path}`: {', '.join(sorted(set(s.split(': ', 1)[1] for s in group['source'])))}"
                 for path, group in ours.groupby("runs")]
     out = []
-    for pattern in dict.fromkeys(ours["runs"]):
-        for run in expand_pattern(pattern):
-            summary_path = Path(run) / "train_summary.json"
-            summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-            device = summary.get("device_name") or summary.get("device", "unknown device")
-            recovered = (f"; {summary['divergence_recoveries']} divergence recoveries (Langevin steps x "
-                         f"{summary['step_scale']:g})" if summary.get("divergence_recoveries") else "")
-            out.append(f"- `{run}/config.yaml`: trained on {device}, torch {summary.get('torch', 'unknown')}"
-                       f"{recovered}")
+    for run in dict.fromkeys(run for pattern in ours["runs"] for run in expand_pattern(pattern)):  # once each
+        summary_path = Path(run) / "train_summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        device = summary.get("device_name") or summary.get("device", "unknown device")
+        recovered = (f"; {summary['divergence_recoveries']} divergence recoveries (Langevin steps x "
+                     f"{summary['step_scale']:g})" if summary.get("divergence_recoveries") else "")
+        out.append(f"- `{run}/config.yaml`: trained on {device}, torch {summary.get('torch', 'unknown')}"
+                   f"{recovered}")
     return out
 
 
@@ -144,6 +145,98 @@ def _markdown_table(lines: list[dict]) -> str:
     if not lines:
         return "(no runs of ours in this table)"
     return pd.DataFrame(lines).to_markdown(index=False, disable_numparse=True)
+
+
+# ------------------------------------------------------------------------------------------------ one protocol
+
+CLOSE = 0.10  # a ratio ours / the paper's within 1 +- CLOSE is "close" (the cited values state no uncertainty)
+COMPARED = {"mse": "mse", "mse_encoder": "mse", "fid": "fid"}  # our metric -> the paper's it is set against
+
+
+def ratio_verdict(ratio: float, diffs: list[str]) -> str:
+    """Where ours and the paper's value disagree, from ratio = ours / the paper's (lower is better for MSE and
+    FID); "not comparable (scale)" for a row made at another scale (``diffs``)."""
+    if diffs:
+        return NOT_COMPARABLE
+    if abs(ratio - 1) <= CLOSE:
+        return f"close (within {CLOSE:.0%})"
+    return f"ours {abs(ratio - 1):.0%} {'higher (worse)' if ratio > 1 else 'lower (better)'}"
+
+
+def _paper_text(cited: pd.Series) -> str:
+    unc = "" if pd.isna(cited["uncertainty"]) else f" ± {cited['uncertainty']:g}"
+    return f"{cited['mean']:g}{unc} ({cited['paper_table']}, {cited['model']})"
+
+
+def one_protocol_rows(long: pd.DataFrame) -> list[dict]:
+    """One line per pair of our MSE, encoder MSE or FID (``one_protocol``'s long form) and a value the paper prints
+    for the same method and data set: both, ours / the paper's, the verdict and the scale; a line of ours alone
+    where the paper prints nothing for it."""
+    ours = long[(long["source"] == "ours") & long["metric"].isin(COMPARED)]
+    papers = long[long["source"] != "ours"]
+    lines = []
+    for _, row in ours.iterrows():
+        n_runs = int(row["n_runs"])
+        label = f"{pv.DATASET_LABELS.get(row['dataset'], row['dataset'])} {UNITS[row['metric']]}, " \
+                f"{METHOD_LABELS[row['method']]} N={int(row['N'])} ({n_runs} run{'s' if n_runs != 1 else ''})"
+        diffs = scale_differences("table2a" if row["dataset"] == "celebahq" else "table1", row)
+        base = {"quantity": label, "paper": "– (not in the paper)",
+                "ours": _num(row["mean"]) + ("" if pd.isna(row["uncertainty"]) else f" ± {row['uncertainty']:.3g}"),
+                "ours / paper": "–", "verdict": NOT_COMPARABLE if diffs else "n/a",
+                "scale": "; ".join(diffs) or "the paper's", "source": f"{row['runs']}/metrics.json:{row['metric']}"}
+        cited = papers[(papers["dataset"] == row["dataset"]) & (papers["method"] == row["method"])
+                       & (papers["metric"] == COMPARED[row["metric"]])]
+        if cited.empty:
+            lines.append(base)
+        for _, paper in cited.iterrows():
+            ratio = row["mean"] / paper["mean"]
+            lines.append({**base, "paper": _paper_text(paper), "ours / paper": f"{ratio:.3g}",
+                          "verdict": ratio_verdict(ratio, diffs)})
+    return lines
+
+
+def _one_protocol_summary(lines: list[dict]) -> list[str]:
+    """Counts of the verdicts, and the largest disagreements at the paper's scale."""
+    compared = [line for line in lines if line["ours / paper"] != "–"]
+    if not compared:
+        return ["- The paper prints no value for these methods on these data sets: ours stand alone."]
+    at_scale = [line for line in compared if line["verdict"] != NOT_COMPARABLE]
+    out = [f"- {len(compared)} pairs of ours and a value of the paper's, {len(compared) - len(at_scale)} of them "
+           "made at another scale than the paper's."]
+    counts: dict[str, int] = {}
+    for line in at_scale:  # "ours 23% higher (worse)" counts as "ours higher (worse)"
+        words = line["verdict"].split(" ", 2)
+        kind = f"ours {words[2]}" if words[0] == "ours" else line["verdict"]
+        counts[kind] = counts.get(kind, 0) + 1
+    if counts:
+        out.append("- At the paper's scale: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
+    apart = [line for line in at_scale if line["verdict"].startswith("ours")]
+    worst = sorted(apart, key=lambda line: -abs(math.log(float(line["ours / paper"]))))[:3]
+    if worst:
+        out.append("- Largest disagreements: " + "; ".join(
+            f"{line['quantity']} against {line['paper']}: ours / paper = {line['ours / paper']}" for line in worst)
+            + ".")
+    return out
+
+
+def one_protocol_section(csv_path: str | Path, caption: str) -> list[str]:
+    """report.md's "One protocol": the values the paper prints for each method (its Tables 1, 2(a) and 5-7) set
+    against our run of that method under one protocol (``one_protocol``'s CSV), with the configs behind ours."""
+    long = pd.read_csv(csv_path)
+    lines = one_protocol_rows(long)
+    return ["", "## One protocol", "", f"**Scale.** {caption}", "",
+            "Beyond the paper: every method trained under one protocol (`config/images/one_protocol`: the same "
+            "generator, decoder sigma, batch, epochs and generator optimiser) and scored by the same FID and MAP "
+            "reconstruction MSE, set against the values the paper prints for that method and data set (its own "
+            "EBIPLA rows; for the others the rows it cites, each under its authors' own protocol, so a difference "
+            "measures the protocol as well as the method). \"ours / paper\" is the ratio of the means; \"verdict\" "
+            f"calls it close within {CLOSE:.0%} (the cited values state no uncertainty), else says by how much ours "
+            f"is higher or lower (lower is better for both metrics); rows made at another scale than the paper's say "
+            f"\"{NOT_COMPARABLE}\". Our MSE reconstructs by MAP for every method; for VAE and RAE the MSE through "
+            "the encoder's mean stands beside it, against the same cited MSE. Seconds and GFLOPs per iteration are "
+            f"in table_one_protocol only (the paper has none for this protocol). From `{csv_path}`.", "",
+            *_one_protocol_summary(lines), "", _markdown_table(lines), "", "Configs and hardware:", "",
+            *(_hardware("one_protocol", long[long["metric"] == "fid"]) or ["- (none)"])]
 
 
 # ------------------------------------------------------------------------------------- beyond the paper's numbers
@@ -258,9 +351,11 @@ READINGS = [
 
 def write_report(tables: dict[str, str | Path], out: str | Path, caption: str,
                  synthetic_mmd: str | Path | None = None, theory: str | Path | None = None,
-                 fid_baselines: list[str | Path] = ()) -> str:
+                 fid_baselines: list[str | Path] = (), one_protocol: str | Path | None = None,
+                 one_protocol_caption: str = "") -> str:
     """``out`` (report.md) from the long-form CSVs of ``tables`` (name -> path; table1, table2a, table2b,
-    table4) and, when given, the synthetic MMD^2 CSV, the Theorem 1 CSV and FID reference files."""
+    table4) and, when given, the one-protocol table's CSV (with its caption), the synthetic MMD^2 CSV, the Theorem 1
+    CSV and FID reference files."""
     references = {json.loads(Path(p).read_text())["dataset"] for p in fid_baselines}
     parts = [
         "# EBIPLA: the paper's numbers against this reproduction",
@@ -281,6 +376,8 @@ def write_report(tables: dict[str, str | Path], out: str | Path, caption: str,
         long = pd.read_csv(tables[name])
         parts += ["", f"## {title}", "", _markdown_table(comparison_rows(name, long, references)), "",
                   "Configs and hardware:", "", *(_hardware(name, long) or ["- (none)"])]
+    if one_protocol:
+        parts += one_protocol_section(one_protocol, one_protocol_caption)
     parts += READINGS
     parts += fid_reference_section(list(fid_baselines))
     if synthetic_mmd:

@@ -23,8 +23,9 @@ METRIC_FORMATS = {"mse": ("{:.4f}", "{:.1e}"), "fid": ("{:.2f}", "{:.2f}"), "sec
 METRIC_LABELS = {"mse": "MSE", "fid": "FID"}
 
 
-def _row(model: str, source: str, dataset: str, metric: str, mean: float | None, uncertainty: float | None = None,
-         n: int | None = None, n_runs: int | None = None, runs: str = "", method: str = "", **scale) -> dict:
+def long_row(model: str, source: str, dataset: str, metric: str, mean: float | None,
+             uncertainty: float | None = None, n: int | None = None, n_runs: int | None = None, runs: str = "",
+             method: str = "", **scale) -> dict:
     """One long-form row; ``scale``: the settings report.md checks against the paper's (batch_size, n_epochs,
     fid_samples for the image tables; B, J for Table 4)."""
     return {"model": model, "source": source, "method": method, "dataset": dataset, "N": n, "metric": metric,
@@ -41,9 +42,10 @@ def ours(metrics_files: list[str | Path], metrics: tuple[str, ...] = ("mse", "fi
         if method is not None and r.method != method:
             continue
         for metric in metrics:
-            rows.append(_row(f"{METHOD_LABELS[r.method]} (ours, N={r.N})", "ours", r.dataset, metric,
-                             getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_sem"), r.N, r.n_seeds, r.runs,
-                             r.method, batch_size=r.batch_size, n_epochs=r.n_epochs, fid_samples=r.fid_samples))
+            rows.append(long_row(f"{METHOD_LABELS[r.method]} (ours, N={r.N})", "ours", r.dataset, metric,
+                                 getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_sem"), r.N, r.n_seeds, r.runs,
+                                 r.method, batch_size=r.batch_size, n_epochs=r.n_epochs,
+                                 fid_samples=r.fid_samples))
     return rows
 
 
@@ -62,10 +64,10 @@ def _wide(long: pd.DataFrame, columns: list[tuple[str, str]]) -> pd.DataFrame:
 
 def table1(metrics_files: list[str | Path], datasets: list[str], prefix: str | Path, caption: str) -> pd.DataFrame:
     """Table 1: MSE and FID per data set; the literature rows, the paper's EBIPLA row, then ours."""
-    rows = [_row(model, f"cited: {ref}", ds, metric, value)
+    rows = [long_row(model, f"cited: {ref}", ds, metric, value)
             for model, (ref, values) in pv.TABLE1_CITED.items() for ds in datasets if ds in values
             for metric, value in zip(("mse", "fid"), values[ds])]
-    rows += [_row("EBIPLA (paper)", "paper", ds, metric, *pv.EBIPLA_TABLE1[ds][metric], method="ebipla")
+    rows += [long_row("EBIPLA (paper)", "paper", ds, metric, *pv.EBIPLA_TABLE1[ds][metric], method="ebipla")
              for ds in datasets if ds in pv.EBIPLA_TABLE1 for metric in ("mse", "fid")]
     rows += ours(metrics_files)
     long = pd.DataFrame(rows)
@@ -75,8 +77,9 @@ def table1(metrics_files: list[str | Path], datasets: list[str], prefix: str | P
 
 def table2a(metrics_files: list[str | Path], datasets: list[str], prefix: str | Path, caption: str) -> pd.DataFrame:
     """Table 2(a): CelebA-HQ FID; the cited rows and the paper's EBIPLA, then ours (one run in the paper)."""
-    rows = [_row(model, "cited: Table 2(a)", "celebahq", "fid", value) for model, value in pv.TABLE2A_CITED.items()]
-    rows += [_row("EBIPLA (paper)", "paper", ds, "fid", *value, method="ebipla")
+    rows = [long_row(model, "cited: Table 2(a)", "celebahq", "fid", value)
+            for model, value in pv.TABLE2A_CITED.items()]
+    rows += [long_row("EBIPLA (paper)", "paper", ds, "fid", *value, method="ebipla")
              for ds, value in pv.EBIPLA_TABLE2A.items()]
     rows += ours(metrics_files, ("fid",))
     long = pd.DataFrame(rows)
@@ -87,7 +90,7 @@ def table2a(metrics_files: list[str | Path], datasets: list[str], prefix: str | 
 
 def table2b(metrics_files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
     """Table 2(b): EBIPLA's FID against N (the paper's on SVHN, ours on the experiment's data set)."""
-    rows = [_row("EBIPLA (paper)", "paper", pv.TABLE2B_DATASET, "fid", *value, n=n, method="ebipla")
+    rows = [long_row("EBIPLA (paper)", "paper", pv.TABLE2B_DATASET, "fid", *value, n=n, method="ebipla")
             for n, value in pv.EBIPLA_TABLE2B.items()]
     rows += [{**r, "model": "EBIPLA (ours)"} for r in ours(metrics_files, ("fid",), method="ebipla")]
     long = pd.DataFrame(rows)
@@ -108,9 +111,9 @@ def literature(table: str, metrics_files: list[str | Path], dataset: str, prefix
                caption: str) -> pd.DataFrame:
     """Tables 5-7 (Appendix E.2): FID of the literature on one data set, the paper's EBIPLA, then ours."""
     paper_dataset, entries = pv.LITERATURE[table]
-    rows = [_row(model, "cited: Appendix E.2", paper_dataset, "fid", value) for model, value in entries]
-    rows.append(_row("EBIPLA (paper)", "paper", paper_dataset, "fid", *pv.EBIPLA_TABLE1[paper_dataset]["fid"],
-                     method="ebipla"))
+    rows = [long_row(model, "cited: Appendix E.2", paper_dataset, "fid", value) for model, value in entries]
+    rows.append(long_row("EBIPLA (paper)", "paper", paper_dataset, "fid", *pv.EBIPLA_TABLE1[paper_dataset]["fid"],
+                         method="ebipla"))
     rows += [r for r in ours(metrics_files, ("fid",)) if r["dataset"] == dataset]
     long = pd.DataFrame(rows)
     wide = pd.DataFrame({"model": long["model"], "source": long["source"],
@@ -132,15 +135,15 @@ def table4(timing_csv: str | Path, prefix: str | Path, caption: str) -> pd.DataF
         model = f"{METHOD_LABELS[method]} (ours, N={n})"
         device = r["device"]
         scale = {"B": _int_or_none(r.get("B")), "J": _int_or_none(r.get("J"))}  # batch size, prior steps
-        rows.append(_row(model, f"ours: {device}", dataset, "seconds", float(r["mean_s"]), float(r["std_s"]), n,
-                         int(r["runs"]), str(timing_csv), method, **scale))
-        rows.append(_row(model, f"ours: {device}", dataset, "gflops", float(r["gflops_per_step"]), None, n, 1,
-                         str(timing_csv), method, **scale))
+        rows.append(long_row(model, f"ours: {device}", dataset, "seconds", float(r["mean_s"]), float(r["std_s"]),
+                             n, int(r["runs"]), str(timing_csv), method, **scale))
+        rows.append(long_row(model, f"ours: {device}", dataset, "gflops", float(r["gflops_per_step"]), None, n, 1,
+                             str(timing_csv), method, **scale))
     for dataset in dict.fromkeys(r["dataset"] for r in timed):
         for method, (seconds, gflops) in pv.TABLE4.get(dataset, {}).items():
             model = f"{METHOD_LABELS[method]} (paper)"
-            rows.append(_row(model, f"paper: {pv.TABLE4_DEVICE}", dataset, "seconds", *seconds, method=method))
-            rows.append(_row(model, f"paper: {pv.TABLE4_DEVICE}", dataset, "gflops", gflops, method=method))
+            rows.append(long_row(model, f"paper: {pv.TABLE4_DEVICE}", dataset, "seconds", *seconds, method=method))
+            rows.append(long_row(model, f"paper: {pv.TABLE4_DEVICE}", dataset, "gflops", gflops, method=method))
     long = pd.DataFrame(rows)
     wide = []
     for (dataset, model, source), group in long.groupby(["dataset", "model", "source"], sort=False):

@@ -15,7 +15,8 @@ import pandas as pd
 from ..checkpoint import atomic_write_text
 from ..presets import DATASETS
 
-METHOD_LABELS = {"ebipla": "EBIPLA", "lebm": "LEBM"}
+# The paper's two methods, then the baselines of the one-protocol comparison (issue 15), in the tables' order.
+METHOD_LABELS = {"ebipla": "EBIPLA", "lebm": "LEBM", "vae": "VAE", "abp": "ABP", "pgd": "PGD", "rae": "RAE"}
 
 
 def read_metrics(files: list[str | Path]) -> pd.DataFrame:
@@ -108,12 +109,12 @@ def image_metrics(files: list[str | Path]) -> pd.DataFrame:
                      "fid_samples": int(group["fid_samples"].iloc[0]),
                      "fid_feature_extractor": group["fid_feature_extractor"].iloc[0],
                      "iteration": int(group["iteration"].max()),
-                     "batch_size": _first(group, "batch_size"), "n_epochs": _first(group, "n_epochs"),
+                     "batch_size": first_recorded(group, "batch_size"), "n_epochs": first_recorded(group, "n_epochs"),
                      "runs": run_pattern([str(Path(p).parent) for p in group["path"]])})
     return pd.DataFrame(rows)
 
 
-def _first(group: pd.DataFrame, column: str) -> float:
+def first_recorded(group: pd.DataFrame, column: str) -> float:
     """The group's first recorded value of ``column`` (NaN where no run records it: older metrics files)."""
     values = group[column].dropna() if column in group else []
     return float(values.iloc[0]) if len(values) else float("nan")

@@ -22,9 +22,9 @@ IMAGE_SETS = "digits|svhn|cifar10|celeba64|celebahq|fake"
 wildcard_constraints:
     domain="synthetic|images",
     dataset=f"swissroll|moons|circle|{IMAGE_SETS}",
-    method="ebipla|lebm",
+    method="ebipla|lebm|vae|abp|pgd|rae",
     N=r"\d+",
-    variant=r"paper|J\d+",
+    variant=r"paper|protocol|J\d+",
     seed=r"\d+",
     name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
 
@@ -86,15 +86,56 @@ def gpu_resources(runtime):
 SYN = config["synthetic"]
 ABL = config["j_ablation"]
 IMG = config["images"]
+SB = config["synthetic_baselines"]
+
+# The --set key that N sets per method (particles or posterior steps); the autoencoders have none (N is 1).
+N_KEYS = {
+    "ebipla": "n_particles",
+    "pgd": "n_particles",
+    "lebm": "n_posterior_steps",
+    "abp": "n_posterior_steps",
+}
+
+
+def n_override(method, n):
+    """``algorithm.<key>=N`` for a method with an N, else nothing (vae, rae)."""
+    return [f"algorithm.{N_KEYS[method]}={n}"] if method in N_KEYS else []
+
+
+def image_variants():
+    """Image variant -> (run config directory, overlays): ``paper`` is images.run_configs and images.overlays;
+    another variant (``protocol``: the one-protocol comparison) takes its experiments' run_configs and overlays,
+    which must agree, since one run directory has one config."""
+    variants = {"paper": (IMG["run_configs"], IMG["overlays"])}
+    for exp in IMG["experiments"]:
+        variant = exp.get("variant", "paper")
+        files = (
+            exp.get("run_configs", IMG["run_configs"]),
+            exp.get("overlays", IMG["overlays"]),
+        )
+        if variants.setdefault(variant, files) != files:
+            raise ValueError(
+                f"images.experiments[{exp['name']}]: variant {variant!r} is made with "
+                f"{variants[variant]} (run_configs, overlays) elsewhere, here with {files}"
+            )
+    return variants
+
+
+IMAGE_VARIANTS = image_variants()
 
 
 def run_config_files(wildcards):
-    """The run's config files: the paper file of the cell, then the overlays of its domain."""
+    """The run's config files: the paper file of the cell (a protocol run: its comparison's file), then the
+    overlays of its domain or variant."""
+    if wildcards.domain == "synthetic" and wildcards.variant == "protocol":
+        name = f"{wildcards.dataset}_{wildcards.method}.yaml"
+        return [str(Path(SB["run_configs"]) / name)]
     if wildcards.domain == "synthetic":
         name = f"{wildcards.dataset}_{wildcards.method}_n{wildcards.N}.yaml"
         return [str(Path(SYN["run_configs"]) / name), *SYN["overlays"]]
+    run_configs, overlays = IMAGE_VARIANTS[wildcards.variant]
     name = f"{wildcards.dataset}_{wildcards.method}.yaml"
-    return [str(Path(IMG["run_configs"]) / name), *IMG["overlays"]]
+    return [str(Path(run_configs) / name), *overlays]
 
 
 def train_inputs(wildcards):
@@ -106,14 +147,17 @@ def train_inputs(wildcards):
 
 
 def run_overrides(wildcards):
-    """--set arguments: the seed, the domain's overrides, J for a J variant, N for image runs."""
-    domain = SYN if wildcards.domain == "synthetic" else IMG
-    sets = [f"seed={wildcards.seed}", *domain["set"]]
-    if wildcards.variant != "paper":
+    """--set arguments: the seed, the domain's overrides (synthetic protocol runs:
+    synthetic_baselines'), J for a J variant, N for image runs and synthetic protocol
+    runs (the synthetic grid's files fix their own N)."""
+    synthetic = wildcards.domain == "synthetic"
+    protocol = wildcards.variant == "protocol"
+    settings = (SB if protocol else SYN) if synthetic else IMG
+    sets = [f"seed={wildcards.seed}", *settings["set"]]
+    if wildcards.variant.startswith("J"):
         sets.append(f"algorithm.n_prior_steps={wildcards.variant[1:]}")
-    if wildcards.domain == "images":
-        key = "n_particles" if wildcards.method == "ebipla" else "n_posterior_steps"
-        sets.append(f"algorithm.{key}={wildcards.N}")
+    if not synthetic or protocol:
+        sets += n_override(wildcards.method, wildcards.N)
     return " ".join(f"--set {s}" for s in sets)
 
 
@@ -143,7 +187,7 @@ def ablation_runs():
 
 
 def image_runs():
-    """Every image run of every experiment (table1, table2a, table2b), each once, in order."""
+    """Every image run of every experiment (table1, table2a, table2b, baselines), each once, in order."""
     runs = [r for exp in IMG["experiments"] for r in experiment_runs(exp["name"])]
     return list(dict.fromkeys(runs))
 
@@ -174,7 +218,8 @@ FIGURES = ["pdf", "png"]
 
 
 def experiment(name):
-    """The image experiment filling table ``name`` (table1, table2a, table2b), or None."""
+    """The image experiment filling table ``name`` (table1, table2a, table2b; baselines: table_one_protocol), or
+    None."""
     return next((e for e in IMG["experiments"] if e["name"] == name), None)
 
 
@@ -184,7 +229,7 @@ def experiment_runs(name, dataset=None, method=None, first_seed=False):
     if exp is None:
         return []
     return [
-        run_dir("images", d, m, n, "paper", s)
+        run_dir("images", d, m, n, exp.get("variant", "paper"), s)
         for d in exp["datasets"]
         if dataset in (None, d)
         for m, particles in exp["methods"].items()
@@ -226,6 +271,28 @@ def figure4_run():
             if found:
                 return found[0]
     return None
+
+
+def synthetic_baseline_runs():
+    """The synthetic baselines figure's runs, per data set of synthetic_baselines: the
+    synthetic grid's methods (EBIPLA, LEBM) at N = grid_particles, then each baseline
+    (variant protocol), all with its seed."""
+    seed = SB["seed"]
+    return [
+        run
+        for d in SB["datasets"]
+        for run in [
+            *(
+                run_dir("synthetic", d, m, SB["grid_particles"], "paper", seed)
+                for m in SYN["methods"]
+            ),
+            *(
+                run_dir("synthetic", d, m, n, "protocol", seed)
+                for m, particles in SB["methods"].items()
+                for n in particles
+            ),
+        ]
+    ]
 
 
 def literature_tables():
@@ -308,10 +375,9 @@ def custom_train_inputs(wildcards):
 
 def custom_run_overrides(wildcards):
     """--set arguments: the method, its N, the seed, then the entry's own overrides."""
-    key = "n_particles" if wildcards.method == "ebipla" else "n_posterior_steps"
     sets = [
         f"algorithm.name={wildcards.method}",
-        f"algorithm.{key}={wildcards.N}",
+        *n_override(wildcards.method, wildcards.N),
         f"seed={wildcards.seed}",
         *custom_entry(wildcards.name).get("set", []),
     ]
@@ -369,6 +435,10 @@ def final_targets():
     for name in ("table1", "table2a", "table2b"):
         if experiment(name):
             targets += paper_outputs(name, TABLES)
+    if experiment("baselines"):
+        targets += paper_outputs("table_one_protocol", TABLES)
+    if SB["datasets"]:
+        targets += paper_outputs("figure_baselines_synthetic", FIGURES)
     for name in literature_tables():
         targets += paper_outputs(name, TABLES)
     if figure2_runs():

@@ -61,6 +61,31 @@ rule image_table:
         " --caption {params.caption:q} > {log} 2>&1"
 
 
+rule table_one_protocol:
+    input:
+        lambda wc: metrics_of(experiment_runs("baselines")),
+    output:
+        report(
+            f"{PAPER}/table_one_protocol.csv",
+            caption="../report/table_one_protocol.rst",
+            category="Tables",
+        ),
+        f"{PAPER}/table_one_protocol.md",
+        f"{PAPER}/table_one_protocol.tex",
+    log:
+        "results/logs/report/table_one_protocol.log",
+    benchmark:
+        "results/benchmarks/report/table_one_protocol.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        caption=config["captions"]["table_one_protocol"],
+    shell:
+        "ebipla report table-one-protocol {input} --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+
+
 rule literature_table:
     input:
         lambda wc: metrics_of(experiment_runs("table1", PAP["literature"][wc.table])),
@@ -139,6 +164,35 @@ rule figure1:
     shell:
         "ebipla report samples-landscapes --runs {params.runs} --data {input.data} --timing {input.timing}"
         " --out {params.prefix} --caption {params.caption:q} > {log} 2>&1"
+
+
+rule figure_baselines_synthetic:
+    input:
+        samples=lambda wc: [f"{d}/samples.npz" for d in synthetic_baseline_runs()],
+        landscapes=lambda wc: [f"{d}/landscape.npz" for d in synthetic_baseline_runs()],
+        metrics=lambda wc: metrics_of(synthetic_baseline_runs()),
+        data=expand("results/data/synthetic/{dataset}.npz", dataset=SB["datasets"]),
+    output:
+        f"{PAPER}/figure_baselines_synthetic.pdf",
+        report(
+            f"{PAPER}/figure_baselines_synthetic.png",
+            caption="../report/figure_baselines_synthetic.rst",
+            category="Figures",
+        ),
+    log:
+        "results/logs/report/figure_baselines_synthetic.log",
+    benchmark:
+        "results/benchmarks/report/figure_baselines_synthetic.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
+        runs=lambda wc: " ".join(synthetic_baseline_runs()),
+        caption=config["captions"]["figure_baselines_synthetic"],
+    shell:
+        "ebipla report baselines-synthetic --runs {params.runs} --data {input.data} --out {params.prefix}"
+        " --caption {params.caption:q} > {log} 2>&1"
 
 
 rule figure_j_ablation:
@@ -283,6 +337,9 @@ rule paper_report:
             f"{run}/fid_baselines.json" for run in fid_baseline_runs()
         ],
         baseline_metrics=lambda wc: metrics_of(fid_baseline_runs()),
+        one_protocol=lambda wc: (
+            [f"{PAPER}/table_one_protocol.csv"] if experiment("baselines") else []
+        ),
     output:
         report(f"{PAPER}/report.md", caption="../report/report.rst", category="Report"),
     log:
@@ -302,17 +359,26 @@ rule paper_report:
             if input.fid_baselines
             else ""
         ),
+        one_protocol=lambda wc, input: (
+            "--one-protocol " + " ".join(input.one_protocol)
+            if input.one_protocol
+            else ""
+        ),
+        one_protocol_caption=config["captions"]["table_one_protocol"],
     shell:
         "ebipla report paper-report {params.tables} --synthetic-mmd {input.synthetic_mmd} --theory {input.theory}"
-        " {params.baselines} --out {output} --caption {params.caption:q} > {log} 2>&1"
+        " {params.baselines} {params.one_protocol} --one-protocol-caption {params.one_protocol_caption:q}"
+        " --out {output} --caption {params.caption:q} > {log} 2>&1"
 
 
 localrules:
     synthetic_mmd_table,
     image_table,
+    table_one_protocol,
     literature_table,
     table4,
     figure1,
+    figure_baselines_synthetic,
     figure_j_ablation,
     figure2,
     figure4,
