@@ -2,7 +2,8 @@
 
 Facts this relies on (tooling.md section 2): SLURM 22.05 from Debian runs as root with proctrack/linuxproc,
 task/none and no accounting; with accounting off, job states come from squeue, which keeps finished jobs for
-MinJobAge seconds. Everything the daemons write (state, spool, logs, pid files) lives in one temporary folder,
+MinJobAge seconds (7200 here: the whole CI workflow's jobs must still be listed when it ends, also on a loaded
+machine, where 600 s lost the first ones). Everything the daemons write (state, spool, logs, pid files) lives in one temporary folder,
 and the config goes to /etc/slurm/slurm.conf, where the Debian clients look for it (the SLURM executor's job
 step drops SLURM_* variables such as SLURM_CONF before its nested srun, so the default path is the one that works
 inside jobs). It is removed again afterwards; a slurm.conf that was there before is never touched.
@@ -78,7 +79,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-MinJobAge=600
+MinJobAge=7200
 ReturnToService=2
 NodeName={host} CPUs={os.cpu_count()} RealMemory={_memory_mb()} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
