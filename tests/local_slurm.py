@@ -3,10 +3,11 @@
 Facts this relies on (tooling.md section 2): SLURM 22.05 from Debian runs as root with proctrack/linuxproc,
 task/none and no accounting; with accounting off, job states come from squeue, which keeps finished jobs for
 MinJobAge seconds (7200 here: the whole CI workflow's jobs must still be listed when it ends, also on a loaded
-machine, where 600 s lost the first ones). Everything the daemons write (state, spool, logs, pid files) lives in one temporary folder,
-and the config goes to /etc/slurm/slurm.conf, where the Debian clients look for it (the SLURM executor's job
-step drops SLURM_* variables such as SLURM_CONF before its nested srun, so the default path is the one that works
-inside jobs). It is removed again afterwards; a slurm.conf that was there before is never touched.
+machine, where 600 s lost the first ones). Everything the daemons write (state, spool, logs, pid files) lives in
+one temporary folder, and the config goes to /etc/slurm/slurm.conf, where the Debian clients look for it (the
+SLURM executor's job step drops SLURM_* variables such as SLURM_CONF before its nested srun, so the default path
+is the one that works inside jobs). It is removed again afterwards; a slurm.conf that was there before is never
+touched.
 """
 
 from __future__ import annotations
