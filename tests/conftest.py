@@ -46,3 +46,10 @@ def slurm_workflow(tmp_path_factory) -> SlurmWorkflow:
         states = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i %T"], env=env,
                                 capture_output=True, text=True, check=True).stdout
     return SlurmWorkflow(repo, out, states)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """tmp_path as the working directory (the report code records run directories relative to it)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

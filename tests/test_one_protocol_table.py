@@ -43,12 +43,6 @@ def make_runs(root: Path, dataset: str, method: str, n: int, per_seed: list[dict
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # run directories are recorded relative to the working directory
-    return tmp_path
-
-
-@pytest.fixture
 def table(workdir) -> pd.DataFrame:
     """SVHN: VAE over 3 seeds (one without mse_encoder, none with GFLOPs), EBIPLA over 2 seeds, PGD over 1 seed
     without train_seconds; the digits: RAE at the quick scale."""

@@ -36,12 +36,6 @@ def make_runs(root: Path, dataset: str, method: str, n: int, values: dict[str, l
     return files
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # run directories are recorded relative to the working directory
-    return tmp_path
-
-
 def test_run_pattern_round_trip():
     dirs = [f"results/runs/images/svhn/ebipla/N10/paper/seed{s}" for s in (0, 1, 10)]
     assert run_pattern(dirs) == "results/runs/images/svhn/ebipla/N10/paper/seed{0,1,10}"

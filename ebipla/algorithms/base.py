@@ -114,6 +114,13 @@ def adam_optimizers(model: LatentEBM, cfg: TrainConfig) -> tuple[torch.optim.Ada
             adam(decoder, cfg.lr_generator, cfg.betas_generator))
 
 
+def init_without_bank(cfg: RunConfig, model: LatentEBM, n_data: int) -> TrainState:
+    """``init_state`` of a method that keeps no particle bank (LEBM, VAE, RAE): precision and Adam only."""
+    set_precision(model, cfg.train)
+    opt_e, opt_g = adam_optimizers(model, cfg.train)  # opt_g also holds the encoder's weights where there is one
+    return TrainState(model, cfg.algorithm, n_data, cfg.train.batch_size, opt_e, opt_g, None, cfg.train.grad_clip)
+
+
 def backward_losses(
     model: LatentEBM, x_pos: torch.Tensor, y: torch.Tensor, x_neg: torch.Tensor, want_x_grad: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

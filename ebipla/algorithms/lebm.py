@@ -20,16 +20,14 @@ import torch
 
 from ..config.schema import LebmConfig, RunConfig
 from ..models import LatentEBM
-from .base import Batch, TrainState, adam_optimizers, backward_losses, optimizer_steps, phase, set_precision
+from .base import Batch, TrainState, backward_losses, init_without_bank, optimizer_steps, phase
 from .langevin import draw_chain_inputs, fresh_prior_samples, ula_chain
 
 uses_minibatches = True
 
 
 def init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState:
-    set_precision(model, cfg.train)
-    opt_e, opt_g = adam_optimizers(model, cfg.train)
-    return TrainState(model, cfg.algorithm, n_data, cfg.train.batch_size, opt_e, opt_g, None, cfg.train.grad_clip)
+    return init_without_bank(cfg, model, n_data)
 
 
 def step(state: TrainState, batch: Batch, gen: torch.Generator) -> tuple[TrainState, dict]:

@@ -20,15 +20,13 @@ import torch
 
 from ..config.schema import RunConfig, VaeConfig
 from ..models import LatentEBM
-from .base import Batch, TrainState, adam_optimizers, optimizer_steps, phase, set_precision
+from .base import Batch, TrainState, init_without_bank, optimizer_steps, phase
 
 uses_minibatches = True
 
 
 def init_state(cfg: RunConfig, model: LatentEBM, n_data: int, gen: torch.Generator) -> TrainState:
-    set_precision(model, cfg.train)
-    opt_e, opt_g = adam_optimizers(model, cfg.train)  # opt_g: generator and encoder
-    return TrainState(model, cfg.algorithm, n_data, cfg.train.batch_size, opt_e, opt_g, None, cfg.train.grad_clip)
+    return init_without_bank(cfg, model, n_data)
 
 
 def encode(model: LatentEBM, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
