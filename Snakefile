@@ -20,6 +20,9 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/custom.smk"
+include: "workflow/rules/study_posterior.smk"
+include: "workflow/rules/study_particles.smk"
+include: "workflow/rules/study_probe.smk"
 
 
 localrules:

@@ -11,6 +11,7 @@
     ebipla bench                     ebipla bench-images              ebipla gpu-check
     ebipla trace --run DIR --iterations K [--set key=value ...] [--particles N] --out FILE.csv
     ebipla quickstart                ebipla presets --write DIR
+    ebipla study posterior|particles|probe ...   (the questions the paper leaves open; ebipla/studies/)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import logging
 import sys
 
+from . import __version__
 from .errors import EXIT_BAD_INPUT, EbiplaError, TrainingStopped
 
 log = logging.getLogger("ebipla")
@@ -34,6 +36,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ebipla", description=__doc__.split("\n")[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a run (resumes when DIR holds a checkpoint)",
@@ -128,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="ebipla fid-baselines outputs: FID reference points")
     q.add_argument("--one-protocol", metavar="CSV", help="long-form CSV of table-one-protocol")
     q.add_argument("--one-protocol-caption", default="", help="that table's caption (its scale)")
+    q.add_argument("--study", action="append", default=[], metavar="NAME=FILE",
+                   help="a study's output for its report.md section (ebipla study NAME); repeatable")
     for q in what.choices.values():
         q.add_argument("--out", required=True, metavar="PREFIX",
                        help="output path without suffix (paper-report: the .md file)")
@@ -199,6 +204,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20, help="timed iterations per method")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
 
+    p = sub.add_parser("study", help="the questions the paper leaves open: posterior accuracy, particles against "
+                       "data size, a linear probe of the latents (ebipla study NAME --help)")
+    from .studies import STUDIES
+
+    p.add_argument("study", choices=sorted(STUDIES), help="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
+    p.add_argument("study_args", nargs=argparse.REMAINDER, help="the study's own arguments")
+
     p = sub.add_parser("quickstart", help="the synthetic experiments at CPU size: train, evaluate, summarise")
     p.add_argument("--out", default="results/quickstart", metavar="DIR")
     p.add_argument("--datasets", nargs="+", default=["swissroll", "moons", "circle"])
@@ -265,6 +277,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "report":
         return _report(args)
+    if args.command == "study":
+        from .studies import study_module
+
+        return study_module(args.study).main(args.study_args)
     if args.command == "fid-baselines":
         from .evaluate_images import fid_baselines
 
@@ -423,7 +439,7 @@ def _report(args: argparse.Namespace) -> int:
 
         tabs = {t: getattr(args, t) for t in ("table1", "table2a", "table2b", "table4") if getattr(args, t)}
         paper_report.write_report(tabs, out, caption, args.synthetic_mmd, args.theory, args.fid_baselines,
-                                  args.one_protocol, args.one_protocol_caption)
+                                  args.one_protocol, args.one_protocol_caption, paper_report.study_files(args.study))
     log.info("wrote %s%s", out, "" if what == "paper-report" else ".*")
     return 0
 

@@ -316,7 +316,7 @@ class Trainer:
         save_checkpoint(self.ckpt, {**payload, "step_scale": self.step_scale, "recoveries": self.recoveries})
         self.saved_at = self.state.iteration
         atomic_write_json(self.out / rundir.TRAIN_TIME,
-                          {"iteration": self.state.iteration, "train_seconds": round(self.train_seconds, 2)})
+                          {"iteration": self.state.iteration, "train_seconds": round(self.train_seconds, 3)})
 
     def load(self, payload: dict) -> None:
         restore(payload, self.state, self.gen, self.schedulers)
@@ -465,7 +465,7 @@ class Trainer:
             "iteration": self.state.iteration, "epochs": cfg.train.n_epochs, "algorithm": cfg.algorithm.name,
             "dataset": cfg.data.name, "seed": cfg.seed, "device": str(device),
             "device_name": rundir.describe_device(device), "torch": torch.__version__,
-            "train_seconds": round(self.train_seconds, 1),
+            "train_seconds": round(self.train_seconds, 3),  # ms: a tiny run takes < 0.05 s
         }
         if self.recoveries:
             summary.update(divergence_recoveries=self.recoveries, step_scale=self.step_scale)

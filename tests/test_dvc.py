@@ -14,6 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from paper_checks import check_artifacts, check_ci_outputs
 from workflow_helpers import copy_repo, merged_ci_config, run
 
@@ -32,6 +34,7 @@ def jobs_run(log: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.xdist_group("slurm")
 def test_dvc_repro_rerun_push_pull(tmp_path, slurm_workflow):
     repo = tmp_path / "repo"
     if slurm_workflow.repo is not None:

@@ -184,8 +184,8 @@ def test_kill_and_stop_signals_at_random_moments_resume_to_the_uninterrupted_che
     for i, (interrupt, *args) in enumerate(schedule):
         interrupt(pieces, *args, tmp_path / f"stderr{i}.txt")
     assert 0 < saved_iteration(pieces) < 300
-    assert finish(pieces, tmp_path / "last.txt").wait(timeout=120) == 0, (tmp_path / "last.txt").read_text()[-2000:]
-    assert uninterrupted.wait(timeout=120) == 0, (tmp_path / "whole.txt").read_text()[-2000:]
+    assert finish(pieces, tmp_path / "last.txt").wait(timeout=900) == 0, (tmp_path / "last.txt").read_text()[-2000:]
+    assert uninterrupted.wait(timeout=900) == 0, (tmp_path / "whole.txt").read_text()[-2000:]
     assert (pieces / rundir.TRAIN_SUMMARY).exists()
     assert_same(load_checkpoint(whole / rundir.CHECKPOINT), load_checkpoint(pieces / rundir.CHECKPOINT))
     assert (whole / rundir.TRAIN_METRICS).read_text() == (pieces / rundir.TRAIN_METRICS).read_text()
@@ -515,7 +515,7 @@ def test_two_trainings_and_two_evaluations_at_once_share_no_writable_file(partia
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for name, cmd in commands.items()}
     for name, proc in procs.items():
-        assert proc.wait(timeout=180) == 0, f"{name}: {proc.stderr.read()[-2000:]}"
+        assert proc.wait(timeout=900) == 0, f"{name}: {proc.stderr.read()[-2000:]}"
     changed = {p for p, state in file_states(tmp_path).items() if before.get(p) != state}
     for path in changed:  # every file a job wrote lies in that job's own run directory
         owners = [name for name, run in runs.items() if run in path.parents]

@@ -26,6 +26,7 @@ EXPECTED_SLURM_JOBS = {"train": 11, "evaluate_synthetic": 6, "evaluate_images": 
                        "timing_images": 1, "figure_theory": 1, "fid_baselines": 2}
 
 
+@pytest.mark.xdist_group("slurm")
 def test_ci_config_runs_as_slurm_jobs(slurm_workflow):
     if slurm_workflow.repo is None:
         pytest.skip(f"no local SLURM: {slurm_workflow.skipped}")

@@ -38,8 +38,9 @@ def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 900) -> str:
-    """Run a command; on failure raise with its output. Returns stdout + stderr."""
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> str:
+    """Run a command; on failure raise with its output. Returns stdout + stderr. The time-out only stops a hung
+    command: it holds on a 2-core machine at a load of 10 (900 s did not)."""
     proc = subprocess.run(cmd, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, timeout=timeout)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:

@@ -250,6 +250,46 @@ def load_split(cfg: DataConfig, split: str) -> torch.Tensor:
     return data
 
 
+LABELLED = ("digits", "svhn", "cifar10", "folder")  # data sets with class labels (split_labels)
+
+
+def split_labels(cfg: DataConfig, split: str) -> torch.Tensor:
+    """Class labels, int64 (N,), of a split, in the order of :func:`load_split` (the first n_points for training).
+
+    The prepared tensors keep no labels; they are read from their source, which prepared the images in the same
+    order: scikit-learn for the digits, the md5-checked torchvision files under data.downloads for SVHN (digit 0
+    is label 0) and CIFAR-10, the class subfolders for a folder. CelebA, FakeData and arrays have none."""
+    if cfg.name == "digits":
+        from sklearn.datasets import load_digits
+
+        target = torch.from_numpy(load_digits().target)  # sklearn's order, as digits_splits
+        labels = target[:cfg.digits.n_train] if split == "train" else target[cfg.digits.n_train:]
+    elif cfg.name == "svhn":
+        from torchvision.datasets import SVHN
+
+        raw, name = Path(cfg.downloads) / "svhn", {"train": "train", "val": "test"}[split]
+        labels = torch.from_numpy(_torchvision("svhn", raw, lambda: SVHN(str(raw), name, download=True)).labels)
+    elif cfg.name == "cifar10":
+        from torchvision.datasets import CIFAR10
+
+        raw = Path(cfg.downloads) / "cifar10"
+        labels = torch.tensor(_torchvision("cifar10", raw, lambda: CIFAR10(str(raw), train=split == "train",
+                                                                          download=True)).targets)
+    elif cfg.name == "folder":
+        from .files import load_labels
+
+        labels = load_labels(cfg, split)
+        if labels is None:
+            raise DataError(f"the folder {cfg.folder.path} has no class labels for its {split} split (put the images "
+                            "in one subfolder per class).")
+    else:
+        raise DataError(f"the {cfg.name} data set has no class labels; labelled data sets: {', '.join(LABELLED)}.")
+    labels = labels.long()
+    if split == "train" and cfg.n_points is not None:
+        labels = labels[:cfg.n_points]
+    return labels
+
+
 def _read_prepared(folder: Path, split: str, command: str) -> torch.Tensor:
     """A prepared split, md5-checked; ``command`` (the ``ebipla prepare`` line of the data set) goes into errors."""
     path, manifest_path = folder / f"{split}.pt", folder / MANIFEST

@@ -349,13 +349,27 @@ READINGS = [
 ]
 
 
+def study_files(pairs: list[str]) -> dict[str, list[str]]:
+    """``NAME=FILE`` arguments (``--study``) -> study name -> its files, in the order given."""
+    from ..errors import ConfigError
+    from ..studies import STUDIES
+
+    files: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or name not in STUDIES:
+            raise ConfigError(f"--study {pair!r}: expected NAME=FILE with NAME one of {', '.join(STUDIES)}")
+        files.setdefault(name, []).append(path)
+    return files
+
+
 def write_report(tables: dict[str, str | Path], out: str | Path, caption: str,
                  synthetic_mmd: str | Path | None = None, theory: str | Path | None = None,
                  fid_baselines: list[str | Path] = (), one_protocol: str | Path | None = None,
-                 one_protocol_caption: str = "") -> str:
+                 one_protocol_caption: str = "", studies: dict[str, list[str]] | None = None) -> str:
     """``out`` (report.md) from the long-form CSVs of ``tables`` (name -> path; table1, table2a, table2b,
     table4) and, when given, the one-protocol table's CSV (with its caption), the synthetic MMD^2 CSV, the Theorem 1
-    CSV and FID reference files."""
+    CSV, FID reference files and the studies' outputs (name -> files; each study writes its own section)."""
     references = {json.loads(Path(p).read_text())["dataset"] for p in fid_baselines}
     parts = [
         "# EBIPLA: the paper's numbers against this reproduction",
@@ -384,6 +398,11 @@ def write_report(tables: dict[str, str | Path], out: str | Path, caption: str,
         parts += synthetic_section(synthetic_mmd)
     if theory:
         parts += theory_section(theory)
+    if studies:
+        from ..studies import study_module
+
+        for name, paths in studies.items():
+            parts += study_module(name).report_section(paths)
     parts += ["", "## Not compared", "",
               "- Tables 5-7 repeat Table 1's FIDs of EBIPLA against more literature rows; their files print ours "
               "next to the cited values.",

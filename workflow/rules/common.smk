@@ -425,6 +425,13 @@ def custom_targets():
     ]
 
 
+# The studies of the questions the paper leaves open (workflow/rules/study_*.smk, config key ``studies``): each
+# study file appends its artifacts to STUDY_TARGETS and the files its report.md section reads to STUDY_REPORT
+# (study name -> files for `ebipla report paper-report --study NAME=FILE`).
+STUDY_TARGETS = []
+STUDY_REPORT = {}
+
+
 def final_targets():
     targets = paper_outputs("synthetic_mmd", TABLES)
     targets += paper_outputs("figure1", FIGURES)
@@ -446,6 +453,7 @@ def final_targets():
     if figure4_run():
         targets += paper_outputs("figure4", FIGURES)
     targets += paper_outputs("table4", TABLES)
+    targets += STUDY_TARGETS
     targets.append(f"{PAPER}/report.md")
     targets += [f"{run}/interpolations.png" for run in image_runs()]
     targets += custom_targets()

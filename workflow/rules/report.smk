@@ -340,6 +340,7 @@ rule paper_report:
         one_protocol=lambda wc: (
             [f"{PAPER}/table_one_protocol.csv"] if experiment("baselines") else []
         ),
+        studies=lambda wc: [f for files in STUDY_REPORT.values() for f in files],
     output:
         report(f"{PAPER}/report.md", caption="../report/report.rst", category="Report"),
     log:
@@ -365,9 +366,14 @@ rule paper_report:
             else ""
         ),
         one_protocol_caption=config["captions"]["table_one_protocol"],
+        studies=lambda wc: " ".join(
+            f"--study {name}={f}"
+            for name, files in STUDY_REPORT.items()
+            for f in files
+        ),
     shell:
         "ebipla report paper-report {params.tables} --synthetic-mmd {input.synthetic_mmd} --theory {input.theory}"
-        " {params.baselines} {params.one_protocol} --one-protocol-caption {params.one_protocol_caption:q}"
+        " {params.baselines} {params.one_protocol} --one-protocol-caption {params.one_protocol_caption:q} {params.studies}"
         " --out {output} --caption {params.caption:q} > {log} 2>&1"
 
 
