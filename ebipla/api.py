@@ -132,7 +132,7 @@ class Run:
         """n prior samples (n, d_x): the evaluation's short-run sampler (J ULA steps of gamma from N(0, I), the
         ``eval`` section's J and gamma when set). Sample k depends only on (seed, k); seed defaults to
         ``eval.sample_seed``."""
-        from .evaluate import sampler_settings
+        from .run import sampler_settings
         from .sampling import sample_latents
 
         n_steps, gamma = sampler_settings(self.cfg)

@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="write a synthetic data set (training and held-out points) as .npz")
     _add_config_args(p)
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", help="the .npz to write")
     p.add_argument("--n-eval", type=int, default=5000, help="held-out points (default 5000)")
 
     p = sub.add_parser("prepare", help="download and prepare an image data set, or your own folder of images or "
@@ -72,14 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="override the config's device")
 
     p = sub.add_parser("fetch-inception", help="download torch-fidelity's Inception weights (for offline nodes)")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", help="where to store the weights (.pth)")
 
     p = sub.add_parser("digits-classifier", help="train the digits CNN whose features give the digits FID")
     _add_config_args(p)
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", help="where to store the classifier's weights")
 
     p = sub.add_parser("report", help="the paper's tables and figures and report.md, from finished runs")
-    what = p.add_subparsers(dest="what", required=True)
+    what = p.add_subparsers(dest="what", required=True, metavar="WHAT", help="the table or figure to write")
     q = what.add_parser("synthetic-mmd", help="MMD^2 table, mean +- s.e. over seeds (.csv, .md, .tex)")
     q.add_argument("metrics", nargs="+", help="metrics.json files")
     for table, helptext in (("table1", "Table 1: MSE and FID, ours next to the paper's and the cited rows"),
@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
             q.add_argument("--datasets", nargs="+", required=True, help="the experiment's data sets (columns)")
     q = what.add_parser("literature", help="Tables 5-7: FID against the literature (.csv, .md, .tex)")
     q.add_argument("metrics", nargs="*", help="metrics.json files of Table 1's image runs")
-    q.add_argument("--table", required=True, choices=["table5", "table6", "table7"])
+    q.add_argument("--table", required=True, choices=["table5", "table6", "table7"],
+                   help="the appendix table (E.2) to write")
     q.add_argument("--dataset", required=True, help="the data set whose runs give our rows")
     q = what.add_parser("table4", help="Table 4: seconds and GFLOPs per step (.csv, .md, .tex)")
     q.add_argument("timing", help="ebipla bench-images CSV")
@@ -98,23 +99,23 @@ def _parser() -> argparse.ArgumentParser:
                         "per iteration, next to the paper's values (.csv, .md, .tex)")
     q.add_argument("metrics", nargs="+", help="metrics.json files of the baselines experiment's image runs")
     q = what.add_parser("samples-landscapes", help="Figure 1: samples, exp(-U) and runtime against N (.pdf, .png)")
-    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q.add_argument("--timing", metavar="FILE", help="ebipla bench CSV for the runtime panel")
     q = what.add_parser("baselines-synthetic", help="the synthetic baselines against EBIPLA and LEBM: samples with "
                         "MMD^2 and exp(-U) (.pdf, .png)")
-    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q = what.add_parser("j-ablation", help="Appendix E.1: samples and exp(-U) against J (.pdf, .png)")
-    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")
     q = what.add_parser("figure2", help="Figure 2: sample grids of image runs (.pdf, .png)")
-    q.add_argument("--runs", nargs="+", required=True, metavar="DIR")
+    q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")
     q = what.add_parser("figure4", help="Figure 4: interpolations of one image run (.pdf, .png)")
-    q.add_argument("--run", required=True, metavar="DIR")
+    q.add_argument("--run", required=True, metavar="DIR", help="an evaluated image run directory")
     q = what.add_parser("figure5", help="Figure 5: synthetic data in latent and ambient space (.pdf, .png)")
     q.add_argument("--data", nargs="+", required=True, metavar="FILE", help="ebipla data outputs")
     q = what.add_parser("theory", help="Theorem 1 on the toy model: the study's CSV and figure (.csv, .pdf, .png)")
-    q.add_argument("--scale", choices=["full", "quick", "ci"], default="full")
+    q.add_argument("--scale", choices=["full", "quick", "ci"], default="full", help="the study's size (default full)")
     q = what.add_parser("custom-samples", help="your experiment's samples: image grids, or vectors over the "
                         "validation data (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")
@@ -155,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="continue a run from its checkpoint, recording the energy loss's terms and "
                                      "the Langevin steps' stability per iteration (CSV; the run is not written)")
     p.add_argument("--run", required=True, metavar="DIR", help="EBIPLA run directory with a checkpoint")
-    p.add_argument("--iterations", type=int, required=True, metavar="K")
+    p.add_argument("--iterations", type=int, required=True, metavar="K", help="iterations to retrace")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="change the continuation, e.g. --set algorithm.gamma=0.0045; repeatable")
     p.add_argument("--particles", type=int, metavar="N", help="keep the first N particles of every cloud")
@@ -164,11 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="seconds per iteration of EBIPLA and LEBM next to bare network cost")
     p.add_argument("--out", metavar="FILE", help="CSV output (default: results/bench/synthetic.csv, chain.csv with "
                    "--chain-variants, scaling.csv with --scaling)")
-    p.add_argument("--particles", type=int, nargs="+", default=[4, 16, 64], metavar="N")
-    p.add_argument("--prior-steps", type=int, default=500, metavar="J")
-    p.add_argument("--batch-size", type=int, default=1000, metavar="B")
+    p.add_argument("--particles", type=int, nargs="+", default=[4, 16, 64], metavar="N",
+                   help="N values to time (default 4 16 64)")
+    p.add_argument("--prior-steps", type=int, default=500, metavar="J", help="prior chain length (default 500)")
+    p.add_argument("--batch-size", type=int, default=1000, metavar="B", help="batch size (default 1000)")
     p.add_argument("--repeats", type=int, default=5, help="timed iterations per setting (after one warm-up)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available)")
     p.add_argument("--chain-variants", action="store_true",
                    help="time the J-step prior chain alone: a plain autograd loop against ours (and bf16); "
                         "--out defaults to results/bench/chain.csv")
@@ -178,15 +180,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench-images", help="Table 4: seconds and GFLOPs per step at the image settings")
     p.add_argument("--out", default="results/bench/images.csv", metavar="FILE", help="CSV output")
-    p.add_argument("--datasets", nargs="+", default=["svhn", "cifar10", "celeba64"])
+    p.add_argument("--datasets", nargs="+", default=["svhn", "cifar10", "celeba64"], metavar="NAME",
+                   help="image data sets whose networks to time (default svhn cifar10 celeba64)")
     p.add_argument("--particles", type=int, default=10, metavar="N", help="EBIPLA's N (default 10)")
     p.add_argument("--lebm-steps", type=int, nargs="+", default=[10, 20], metavar="N",
                    help="LEBM posterior steps (default: 10, the matched budget, and Pang's 20)")
-    p.add_argument("--prior-steps", type=int, default=60, metavar="J")
-    p.add_argument("--batch-size", type=int, default=128, metavar="B")
+    p.add_argument("--prior-steps", type=int, default=60, metavar="J", help="prior chain length (default 60)")
+    p.add_argument("--batch-size", type=int, default=128, metavar="B", help="batch size (default 128)")
     p.add_argument("--runs", type=int, default=5, help="timed runs (mean +- s.d. over them)")
     p.add_argument("--steps-per-run", type=int, default=10, help="training steps averaged in one run")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a key of the run configs, e.g. --set train.particle_storage=pinned_cpu")
     p.add_argument("--compare", metavar="KEY=VALUE",
@@ -199,10 +202,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--write", required=True, metavar="DIR", help="e.g. config/synthetic")
 
     p = sub.add_parser("gpu-check", help="CUDA correctness, no-sync check and s/it at CIFAR-10 settings")
-    p.add_argument("--out", default="results/bench/gpu_check.json", metavar="FILE")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default="results/bench/gpu_check.json", metavar="FILE", help="JSON output")
+    p.add_argument("--device", default="auto", help="the device to check (default: CUDA when available)")
     p.add_argument("--steps", type=int, default=20, help="timed iterations per method")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a key of the checked configs; repeatable")
 
     p = sub.add_parser("study", help="the questions the paper leaves open: posterior accuracy, particles against "
                        "data size, a linear probe of the latents (ebipla study NAME --help)")
@@ -211,12 +215,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("study", choices=sorted(STUDIES), help="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
     p.add_argument("study_args", nargs=argparse.REMAINDER, help="the study's own arguments")
 
-    p = sub.add_parser("quickstart", help="the synthetic experiments at CPU size: train, evaluate, summarise")
-    p.add_argument("--out", default="results/quickstart", metavar="DIR")
-    p.add_argument("--datasets", nargs="+", default=["swissroll", "moons", "circle"])
-    p.add_argument("--methods", nargs="+", default=["ebipla", "lebm"])
-    p.add_argument("--particles", type=int, default=16, metavar="N")
-    p.add_argument("--device", default="auto")
+    p = sub.add_parser(
+        "quickstart", help="the synthetic experiments at CPU size: train, evaluate, summarise",
+        description="Train EBIPLA and LEBM on the three synthetic data sets at the paper's settings shortened to 25 "
+        "epochs and J = 100 prior steps (six runs, about 1.5 min each on 2 CPU cores), evaluate MMD^2 against "
+        "held-out data, and write the MMD^2 table (synthetic_mmd.md) and Figure 1 (figure1.png) under DIR. Finished "
+        "runs are reused and an interrupted one resumes, so the command can simply be rerun.")
+    p.add_argument("--out", default="results/quickstart", metavar="DIR", help="output folder (default %(default)s)")
+    p.add_argument("--datasets", nargs="+", default=["swissroll", "moons", "circle"], metavar="NAME",
+                   help="synthetic data sets (default: %(default)s)")
+    p.add_argument("--methods", nargs="+", default=["ebipla", "lebm"], metavar="METHOD",
+                   help="methods (default: %(default)s)")
+    p.add_argument("--particles", type=int, default=16, metavar="N",
+                   help="N: EBIPLA's particles per data point, LEBM's posterior steps (default %(default)s)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available; default)")
     return parser
 
 
@@ -309,15 +321,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                  last.get("loss_energy", float("nan")))
         return 0
     if args.command == "bench":
-        from .bench import run_bench
+        from .bench.iteration import run_bench
 
         if args.scaling:
-            from .bench_scaling import write_scaling
+            from .bench.scaling import write_scaling
 
             write_scaling(args.out or "results/bench/scaling.csv", repeats=args.repeats, device_name=args.device)
             return 0
         if args.chain_variants:
-            from .bench import run_chain_bench
+            from .bench.iteration import run_chain_bench
 
             run_chain_bench(args.out or "results/bench/chain.csv", args.prior_steps, args.batch_size, args.repeats,
                             args.device)
@@ -326,7 +338,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                   args.repeats, args.device)
         return 0
     if args.command == "bench-images":
-        from .bench_images import write_bench_images
+        from .bench.images import write_bench_images
 
         methods = [("ebipla", args.particles)] + [("lebm", n) for n in args.lebm_steps]
         if args.baselines:
@@ -336,7 +348,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                            device_name=args.device, overrides=args.overrides, compare=args.compare)
         return 0
     if args.command == "gpu-check":
-        from .gpu_check import run_gpu_check
+        from .bench.gpu_check import run_gpu_check
 
         run_gpu_check(args.out, args.device, args.steps, args.overrides)
         return 0

@@ -24,7 +24,6 @@ landscape stays in latent space.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -40,47 +39,8 @@ from .data.images import load_split
 from .errors import ConfigError, DataError
 from .metrics import mmd2_unbiased
 from .models import LatentEBM
+from .run import run_fields, sampler_settings
 from .sampling import decode_samples, long_run_latents, sample_latents
-
-
-def sampler_settings(cfg: RunConfig) -> tuple[int, float]:
-    """(J, gamma) for sampling: the eval section's values, else the algorithm's training values; (0, 0.0) for the
-    baselines, whose fixed priors are sampled exactly."""
-    n_steps = cfg.eval.n_prior_steps or getattr(cfg.algorithm, "n_prior_steps", 0)
-    gamma = cfg.eval.gamma or getattr(cfg.algorithm, "gamma", 0.0)
-    return n_steps, gamma
-
-
-def particles_or_steps(cfg: RunConfig) -> int:
-    """N of the paper's grid: particles per data point (EBIPLA, PGD) or posterior ULA steps (LEBM, ABP); 1 for the
-    autoencoders."""
-    algo = cfg.algorithm
-    return getattr(algo, "n_particles", None) or getattr(algo, "n_posterior_steps", None) or 1
-
-
-def run_fields(cfg: RunConfig, payload: dict, run_dir: str | Path | None = None) -> dict:
-    """What every metrics.json records about the run it evaluates (``payload``: its checkpoint): the sampler, the
-    iteration, data set, method, N and seed (the fields the tables group by), the divergence recoveries that
-    training went through with the step scale they left (train.divergence; the tables count recovered runs), the
-    training batch size and epochs (the report's scale check) and the wall seconds of training (``run_dir``'s
-    train_summary.json, else train_time.json; None when neither has them)."""
-    n_steps, gamma = sampler_settings(cfg)
-    return {"sampler_steps": n_steps, "sampler_gamma": gamma, "iteration": payload["iteration"],
-            "dataset": cfg.data.name, "algorithm": cfg.algorithm.name, "n": particles_or_steps(cfg), "seed": cfg.seed,
-            "divergence_recoveries": payload.get("recoveries", 0), "step_scale": payload.get("step_scale", 1.0),
-            "batch_size": cfg.train.batch_size, "n_epochs": cfg.train.n_epochs,
-            "train_seconds": train_seconds(run_dir) if run_dir is not None else None}
-
-
-def train_seconds(run_dir: str | Path) -> float | None:
-    """Wall seconds of training recorded in the run directory: train_summary.json (a finished run), else
-    train_time.json (up to the last checkpoint); None when neither records them."""
-    for name in (rundir.TRAIN_SUMMARY, rundir.TRAIN_TIME):
-        try:
-            return float(json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))["train_seconds"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
 
 
 def draw_latents(model: LatentEBM, cfg: RunConfig, n: int | None = None) -> torch.Tensor:

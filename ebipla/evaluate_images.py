@@ -24,10 +24,10 @@ from . import run as rundir
 from .checkpoint import atomic_save_npz, atomic_write, atomic_write_json
 from .config import RunConfig
 from .data.images import as_numpy_grid, load_split, to_uint8, to_unit_range
-from .evaluate import particles_or_steps, run_fields, sampler_settings
 from .metrics import fid as fidlib
 from .metrics.mse import map_latents, reconstruction_mse
 from .models import LatentEBM
+from .run import particles_or_steps, run_fields, sampler_settings
 from .sampling import sample_latents
 
 STREAM_FIGURES = 31
@@ -130,7 +130,7 @@ def training_latents(trained: rundir.TrainedRun, images: torch.Tensor, indices: 
 def evaluate_image_run(trained: rundir.TrainedRun, run_dir: str | Path, out: str | Path | None = None) -> dict:
     """FID, MSE and the figure data of a trained image run; writes metrics.json, samples.npz, interpolations.npz
     and PNG previews of both into the run directory."""
-    from .bench_images import step_gflops  # the FLOP counter of Table 4, imported only here
+    from .bench.images import step_gflops  # the FLOP counter of Table 4, imported only here
 
     cfg, model = trained.cfg, trained.model
     device = next(model.parameters()).device

@@ -108,3 +108,28 @@ def mark_outside(ax: plt.Axes, note: str) -> None:
         spine.set_linewidth(2.0)
     ax.text(0.5, 0.02, note, transform=ax.transAxes, ha="center", va="bottom", fontsize=5, color="red",
             bbox={"facecolor": "white", "alpha": 0.8, "pad": 1, "linewidth": 0})
+
+
+def training_curve(metrics_jsonl: str | Path, out: str | Path) -> None:
+    """The training curve of a run (``train_metrics.jsonl``, one JSON row per logged iteration) as a PNG: one panel
+    per logged quantity (the losses, and the energy's learning rate where a schedule is used) against the
+    iteration."""
+    import json
+
+    rows = [json.loads(line) for line in Path(metrics_jsonl).read_text(encoding="utf-8").splitlines() if line]
+    if not rows:
+        return
+    keys = [k for k in rows[0] if k not in ("iteration", "epoch")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.6), squeeze=False)
+    it = np.array([r["iteration"] for r in rows])
+    for ax, key in zip(axes[0], keys):
+        values = np.array([r.get(key, np.nan) for r in rows], dtype=float)
+        ax.plot(it, values, lw=0.8, marker="." if len(it) < 30 else None)
+        if np.all(values[np.isfinite(values)] > 0) and np.nanmax(values) > 100 * np.nanmin(values):
+            ax.set_yscale("log")
+        ax.set_title(key, fontsize=8)
+        ax.set_xlabel("iteration", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    save_figure(fig, out)
+

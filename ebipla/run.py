@@ -7,6 +7,7 @@ Layout of ``results/<run>/``::
     checkpoint.previous.pt  the last checkpoint of an earlier config, when a changed config restarted the run
     train.log            log lines
     train_metrics.jsonl  one JSON line per logged iteration (the training curve)
+    train_curve.png      that curve drawn, written when training finishes
     train_summary.json   written once training has finished (the workflow's marker of a finished run)
     train_time.json      wall seconds spent training up to the checkpoint (kept out of the bitwise checkpoint)
     samples.npz          model samples (ebipla sample)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import platform
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ PREVIOUS_CHECKPOINT = "checkpoint.previous.pt"  # kept when a changed config res
 TRAIN_LOG = "train.log"
 TRAIN_METRICS = "train_metrics.jsonl"
 TRAIN_SUMMARY = "train_summary.json"
+TRAIN_CURVE = "train_curve.png"  # the training curve, drawn once training has finished
 TRAIN_TIME = "train_time.json"
 SAMPLES = "samples.npz"
 EVAL_METRICS = "metrics.json"
@@ -164,3 +167,46 @@ def load_run(run_dir: str | Path, device: torch.device | None = None, eval_overr
     model.load_state_dict(payload["model"])
     model.eval()
     return TrainedRun(cfg, model, payload, DataTransform.from_state(payload.get("data_transform")))
+
+
+# What a run's metrics.json records about the run (shared by the synthetic and the image evaluation).
+
+
+def sampler_settings(cfg: RunConfig) -> tuple[int, float]:
+    """(J, gamma) for sampling: the eval section's values, else the algorithm's training values; (0, 0.0) for the
+    baselines, whose fixed priors are sampled exactly."""
+    n_steps = cfg.eval.n_prior_steps or getattr(cfg.algorithm, "n_prior_steps", 0)
+    gamma = cfg.eval.gamma or getattr(cfg.algorithm, "gamma", 0.0)
+    return n_steps, gamma
+
+
+def particles_or_steps(cfg: RunConfig) -> int:
+    """N of the paper's grid: particles per data point (EBIPLA, PGD) or posterior ULA steps (LEBM, ABP); 1 for the
+    autoencoders."""
+    algo = cfg.algorithm
+    return getattr(algo, "n_particles", None) or getattr(algo, "n_posterior_steps", None) or 1
+
+
+def run_fields(cfg: RunConfig, payload: dict, run_dir: str | Path | None = None) -> dict:
+    """What every metrics.json records about the run it evaluates (``payload``: its checkpoint): the sampler, the
+    iteration, data set, method, N and seed (the fields the tables group by), the divergence recoveries that
+    training went through with the step scale they left (train.divergence; the tables count recovered runs), the
+    training batch size and epochs (the report's scale check) and the wall seconds of training (``run_dir``'s
+    train_summary.json, else train_time.json; None when neither has them)."""
+    n_steps, gamma = sampler_settings(cfg)
+    return {"sampler_steps": n_steps, "sampler_gamma": gamma, "iteration": payload["iteration"],
+            "dataset": cfg.data.name, "algorithm": cfg.algorithm.name, "n": particles_or_steps(cfg), "seed": cfg.seed,
+            "divergence_recoveries": payload.get("recoveries", 0), "step_scale": payload.get("step_scale", 1.0),
+            "batch_size": cfg.train.batch_size, "n_epochs": cfg.train.n_epochs,
+            "train_seconds": train_seconds(run_dir) if run_dir is not None else None}
+
+
+def train_seconds(run_dir: str | Path) -> float | None:
+    """Wall seconds of training recorded in the run directory: train_summary.json (a finished run), else
+    train_time.json (up to the last checkpoint); None when neither records them."""
+    for name in (TRAIN_SUMMARY, TRAIN_TIME):
+        try:
+            return float(json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import torch
 
-from .algorithms.langevin import derive_seed, per_sample_normal, prior_chain
+from .algorithms.langevin import prior_chain
 from .algorithms.mala import MalaRun, mala_chain, value_and_grad_fn
 from .models import LatentEBM
+from .seeding import derive_seed, per_sample_normal
 
 STREAM_CHAIN, STREAM_DECODER, STREAM_LONG_RUN = 11, 12, 13  # derive_seed tags
 

@@ -1,5 +1,8 @@
 """The training loop: batches, checkpoints, resume, logging, the finiteness guard and stop signals.
 
+What a checkpoint holds and when it may be resumed is :mod:`ebipla.resume`; what counts as diverged and the error a
+run stops with, :mod:`ebipla.divergence`; this module runs the loop and applies both.
+
 All randomness comes from the config's seed: the network initialisation (``run.new_model``), one generator on the
 training device for the algorithm's noise (its state is checkpointed), and the batch order, where epoch e uses a
 permutation seeded by (seed, e). A run resumed from a checkpoint therefore repeats the uninterrupted run exactly.
@@ -38,7 +41,6 @@ from tqdm import tqdm
 
 from . import run as rundir
 from .algorithms import ALGORITHMS, TrainState
-from .algorithms.langevin import derive_seed
 from .checkpoint import (
     atomic_write_json,
     atomic_write_text,
@@ -47,20 +49,22 @@ from .checkpoint import (
     remove_stale_temp_files,
     save_checkpoint,
 )
-from .config import RunConfig, config_from_dict, dump_yaml, to_dict
-from .data import TrainingSet, data_transform
+from .config import RunConfig, dump_yaml
+from .data import TrainingSet
 from .data.files import training_md5
-from .errors import CheckpointError, ConfigError, DivergenceError, TrainingStopped
+from .divergence import divergence_error, first_diverged
+from .errors import CheckpointError, TrainingStopped
+from .resume import config_changes, restore, state_payload
 from .run import STEP_FIELDS, scaled_steps
+from .seeding import derive_seed
 
 log = logging.getLogger("ebipla.trainer")
 
 STREAM_NOISE, STREAM_BATCHES = 1, 2  # derive_seed tags
-IGNORED_ON_RESUME = ("device", "train.divergence", "eval")  # config keys (and sections) that may change on resume:
-# none of them changes what training computes
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 LOCK = ".train.lock"  # held in the run directory while a training process writes to it
-RUN_OUTPUTS = (rundir.CHECKPOINT, rundir.CONFIG, rundir.TRAIN_METRICS, rundir.TRAIN_SUMMARY, rundir.TRAIN_TIME)
+RUN_OUTPUTS = (rundir.CHECKPOINT, rundir.CONFIG, rundir.TRAIN_METRICS, rundir.TRAIN_SUMMARY, rundir.TRAIN_TIME,
+               rundir.TRAIN_CURVE)
 
 
 def iterations_per_epoch(cfg: RunConfig, m: int) -> int:
@@ -90,108 +94,6 @@ def lr_schedulers(state: TrainState, decay: float) -> list[torch.optim.lr_schedu
     """Exponential learning-rate decay, stepped once per epoch (paper.md section 9, row 14)."""
     return [torch.optim.lr_scheduler.ExponentialLR(opt, decay) for opt in (state.opt_energy, state.opt_generator)
             if opt is not None]
-
-
-# ------------------------------------------------------------------------------------------------ checkpoints
-
-
-def state_payload(cfg: RunConfig, state: TrainState, gen: torch.Generator, schedulers: list,
-                  obs_shape: tuple[int, ...]) -> dict:
-    return {
-        "config": to_dict(cfg),
-        "obs_shape": list(obs_shape),
-        "iteration": state.iteration,
-        "model": state.model.state_dict(),
-        "optimizers": [opt.state_dict() if opt else None for opt in (state.opt_energy, state.opt_generator)],
-        "schedulers": [s.state_dict() for s in schedulers],
-        "particles": state.particles,
-        "generator": gen.get_state(),
-        # data units <-> model units ({"mean", "std"} of a standardised array, from its manifest; None = identity),
-        # so that ebipla.run.load_run returns samples in the data's units
-        "data_transform": data_transform(cfg.data, prepare=False).state(),
-        "data_md5": training_md5(cfg.data),  # your own files' prepared training split (None for the others)
-    }
-
-
-def restore(payload: dict, state: TrainState, gen: torch.Generator, schedulers: list) -> None:
-    state.model.load_state_dict(payload["model"])
-    for opt, saved in zip((state.opt_energy, state.opt_generator), payload["optimizers"]):
-        if opt is not None:
-            opt.load_state_dict(saved)
-    for sched, saved in zip(schedulers, payload["schedulers"]):
-        sched.load_state_dict(saved)
-    if payload["particles"] is not None:
-        saved = payload["particles"].to(state.particles.device)
-        state.particles = saved.pin_memory() if state.particles.is_pinned() else saved
-    gen.set_state(payload["generator"])
-    state.iteration = payload["iteration"]
-
-
-def config_changes(cfg: RunConfig, payload: dict) -> list[str]:
-    """'key: old -> new' for each config key that differs from the checkpoint's (IGNORED_ON_RESUME aside).
-
-    Keys that the schema gained after the checkpoint was written count at their defaults.
-    """
-    new, old = to_dict(cfg), _saved_config(payload["config"])
-    diffs = [key for key in _flat_keys(new) | _flat_keys(old)
-             if not _ignored_on_resume(key) and _get(new, key) != _get(old, key)]
-    return [f"{k}: {_get(old, k)!r} -> {_get(new, k)!r}" for k in sorted(diffs)]
-
-
-def _saved_config(saved: dict) -> dict:
-    """A checkpoint's config with every current key (defaults for the missing ones); as stored if it fails."""
-    try:
-        return to_dict(config_from_dict(saved, "the checkpoint's config"))
-    except ConfigError:
-        return saved
-
-
-def _ignored_on_resume(key: str) -> bool:
-    return any(key == p or key.startswith(f"{p}.") for p in IGNORED_ON_RESUME)
-
-
-def _flat_keys(d: dict, prefix: str = "") -> set[str]:
-    keys = set()
-    for k, v in d.items():
-        keys |= _flat_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
-    return keys
-
-
-def _get(d: dict, dotted: str):
-    for part in dotted.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
-
-
-# ------------------------------------------------------------------------------------------------ guard
-
-
-def first_diverged(state: TrainState, metrics: dict, max_energy_loss: float) -> str | None:
-    """Why the state has diverged, naming the first culprit, or None: a non-finite loss, particle bank or
-    parameter, or an energy loss ``loss_energy`` beyond +-``max_energy_loss`` (train.divergence).
-
-    One reduction and one host-device synchronisation when all is well; the culprit is searched only otherwise.
-    """
-    tensors = [*metrics.values(), *([state.particles] if state.particles is not None else []),
-               *state.model.parameters()]
-    device = tensors[0].device
-    checks = [torch.isfinite(t).all().to(device) for t in tensors]
-    if "loss_energy" in metrics:
-        checks.append(metrics["loss_energy"].abs() <= max_energy_loss)
-    if bool(torch.stack(checks).all()):
-        return None
-    for name, value in metrics.items():
-        if not torch.isfinite(value).all():
-            return f"the loss '{name}' ({float(value)}) is not finite"
-    if state.particles is not None and not torch.isfinite(state.particles).all():
-        return "the particle bank is not finite"
-    for name, p in state.model.named_parameters():
-        if not torch.isfinite(p).all():
-            return f"the parameter '{name}' is not finite"
-    return (f"the energy ran away: |loss_energy| = {abs(float(metrics['loss_energy'])):.3g} exceeds "
-            f"train.divergence.max_energy_loss = {max_energy_loss:g}")
 
 
 # ------------------------------------------------------------------------------------------------ signals
@@ -378,7 +280,11 @@ class Trainer:
         if not self.ckpt.exists():  # until_iteration = 0: the initial model's checkpoint (an untrained baseline)
             self.save()
         if self.state.iteration == total:
-            self._write_summary()
+            seconds = self.train_seconds  # the training's, without the drawing below
+            from .plotting import training_curve  # matplotlib only once training has finished
+
+            training_curve(self.out / rundir.TRAIN_METRICS, self.out / rundir.TRAIN_CURVE)
+            self._write_summary(seconds)  # last: the workflow's marker of a finished run
         log.info("finished %s at iteration %d", self.out, self.state.iteration)
         return self.state
 
@@ -427,21 +333,10 @@ class Trainer:
         """Divergence (``bad`` says why) at iteration ``k``: raise DivergenceError, or go back to the checkpoint."""
         policy = self.cfg.train.divergence
         what = f"training diverged at iteration {k}: {bad}"
-        kept = (f"The last good checkpoint ({self.ckpt}, iteration {self.saved_at}) is kept" if self.ckpt.exists()
-                else "No checkpoint had been written yet")
-        if policy.action == "stop":
-            raise DivergenceError(
-                f"{what}. {kept}. To go on from it with smaller Langevin steps, run the same command with --set "
-                "train.divergence.action=recover; or lower algorithm.h, algorithm.gamma or the learning rates and "
-                "restart the run (--restart-on-config-change, or a new --out)."
-            )
-        if self.recoveries >= policy.max_recoveries:
-            raise DivergenceError(
-                f"{what}, after {self.recoveries} recoveries (train.divergence.max_recoveries) that scaled the "
-                f"Langevin steps by {self.step_scale:g}. {kept}. Raise train.divergence.max_recoveries and run the "
-                "same command again, or lower algorithm.gamma or the learning rates and restart the run "
-                "(--restart-on-config-change, or a new --out)."
-            )
+        ckpt = self.ckpt if self.ckpt.exists() else None
+        error = divergence_error(policy, what, ckpt, self.saved_at, self.recoveries, self.step_scale)
+        if error is not None:
+            raise error
         self._recover(what, policy.step_shrink, policy.max_recoveries)
         bar.n = self.state.iteration
         bar.refresh()
@@ -459,13 +354,13 @@ class Trainer:
         self.saved_at = None
         self.save()
 
-    def _write_summary(self) -> None:
+    def _write_summary(self, seconds: float) -> None:
         cfg, device = self.cfg, self.device
         summary = {
             "iteration": self.state.iteration, "epochs": cfg.train.n_epochs, "algorithm": cfg.algorithm.name,
             "dataset": cfg.data.name, "seed": cfg.seed, "device": str(device),
             "device_name": rundir.describe_device(device), "torch": torch.__version__,
-            "train_seconds": round(self.train_seconds, 3),  # ms: a tiny run takes < 0.05 s
+            "train_seconds": round(seconds, 3),  # ms: a tiny run takes < 0.05 s
         }
         if self.recoveries:
             summary.update(divergence_recoveries=self.recoveries, step_scale=self.step_scale)

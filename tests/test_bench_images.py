@@ -1,4 +1,4 @@
-"""ebipla.bench_images on the CPU with tiny networks: timings, FLOP counts, CSV, paper columns, argument checks."""
+"""ebipla.bench.images on the CPU with tiny networks: timings, FLOP counts, CSV, paper columns, argument checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from ebipla.bench_images import _gflops, _peak_tflops, _setting, bench_images, write_bench_images
+from ebipla.bench.images import _gflops, _peak_tflops, _setting, bench_images, write_bench_images
 from ebipla.errors import ConfigError
 from ebipla.report.paper_tables import table4
 

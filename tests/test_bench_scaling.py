@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from ebipla import bench_scaling
 from ebipla.algorithms.base import PHASES
+from ebipla.bench import scaling as bench_scaling
 from ebipla.errors import ConfigError
 
 MS, NS, J, B = [40, 80], [2, 4], 2, 20

@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ebipla import gpu_check
 from ebipla import run as rundir
 from ebipla.algorithms import ALGORITHMS, bank
 from ebipla.algorithms import ebipla as ebipla_algorithm
+from ebipla.bench import gpu_check
 from ebipla.checkpoint import load_checkpoint
 from ebipla.config import load_config
 from ebipla.errors import CheckpointError, ConfigError

@@ -2,7 +2,8 @@
 
 dvc repro produces the artifacts (every table and figure, whose numbers report.md traces back to the runs, and
 `snakemake --report`'s HTML), starting from the SLURM test's finished run of the same config where there is one
-(so that the suite runs the whole workflow once); a second dvc repro does nothing and dvc status is clean; changing one
+(so that the suite runs the whole workflow once); a second dvc repro does nothing and dvc status is clean; switching
+the scale in params.yaml reruns the stage on the named config, and the next dvc repro does nothing; changing one
 experiment's parameter reruns only the jobs that depend on it; dvc push to a local remote, deleting the outputs,
 dvc pull and regenerating the figures retrains nothing, also in a fresh clone.
 """
@@ -63,6 +64,19 @@ def test_dvc_repro_rerun_push_pull(tmp_path, slurm_workflow):
     second = run(["dvc", "repro"], repo)
     assert "didn't change, skipping" in second and not jobs_run(second)
     assert "up to date" in run(["dvc", "status"], repo)
+
+    # The scale is a DVC parameter (params.yaml's configfile): switching it reruns the stage on the named file (here
+    # a copy of the same CI config, so Snakemake finds nothing to train), a bare `snakemake` follows it, and the
+    # next dvc repro is a no-op.
+    shutil.copy(repo / "config" / "config.yaml", repo / "config" / "ci_copy.yaml")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("configfile: config/config.yaml", "configfile: config/ci_copy.yaml"))
+    switched = run(["dvc", "repro"], repo)
+    assert "--configfile config/ci_copy.yaml" in switched and "train" not in jobs_run(switched), switched[-3000:]
+    assert "Nothing to be done" in run(["snakemake", "-n"], repo)
+    again = run(["dvc", "repro"], repo)
+    assert "didn't change, skipping" in again and not jobs_run(again)
+    assert "configfile: config/ci_copy.yaml" in (repo / "dvc.lock").read_text()
 
     # One experiment's parameter changes: only its runs (two seeds) retrain, then their evaluations and reports.
     cfg = repo / "config" / "synthetic" / "paper" / "swissroll_lebm_n4.yaml"

@@ -517,7 +517,9 @@ def test_two_trainings_and_two_evaluations_at_once_share_no_writable_file(partia
     for name, proc in procs.items():
         assert proc.wait(timeout=900) == 0, f"{name}: {proc.stderr.read()[-2000:]}"
     changed = {p for p, state in file_states(tmp_path).items() if before.get(p) != state}
-    for path in changed:  # every file a job wrote lies in that job's own run directory
+    # matplotlib's font cache (training draws its curve) is written once under matplotlib's own file lock
+    changed = {p for p in changed if not (p.parent == common and p.name.startswith("fontlist-"))}
+    for path in changed:  # every other file a job wrote lies in that job's own run directory
         owners = [name for name, run in runs.items() if run in path.parents]
         assert len(owners) == 1, f"{path} was written outside the jobs' run directories"
     for name in ("train_a", "train_b"):

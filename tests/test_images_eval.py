@@ -207,7 +207,7 @@ def test_digits_train_and_evaluate_end_to_end(tmp_path, digits_world, method):
 
 
 def test_gpu_check_script_runs_on_cpu(tmp_path):
-    from ebipla.gpu_check import run_gpu_check
+    from ebipla.bench.gpu_check import run_gpu_check
 
     result = run_gpu_check(tmp_path / "check.json", "cpu", steps=2, overrides=[
         "algorithm.n_prior_steps=2", "model.generator.ngf=8", "model.latent_dim=8"], bank_shape=(30, 4, 8))
@@ -254,7 +254,7 @@ def test_baseline_image_run_reports_encoder_mse_and_step_flops(tmp_path, digits_
     assert metrics["algorithm"] == "vae" and metrics["n"] == 1 and metrics["fid"] > 0
     assert 0 < metrics["mse_encoder"] < 1 and 0 < metrics["mse"] < 1
     assert metrics["seconds_per_iteration"] == pytest.approx(metrics["train_seconds"] / metrics["iteration"])
-    from ebipla.bench_images import step_gflops
+    from ebipla.bench.images import step_gflops
 
     half = load_config([IMAGES / "one_protocol" / "digits_vae.yaml"], [*short, "train.batch_size=50"])
     assert metrics["gflops_per_step"] == pytest.approx(2 * step_gflops(half, (3, 32, 32), torch.device("cpu")),

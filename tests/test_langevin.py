@@ -2,14 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from ebipla.algorithms.langevin import (
-    derive_seed,
-    draw_chain_inputs,
-    lebm_step_to_h,
-    per_sample_normal,
-    ula_chain,
-    ula_step,
-)
+from ebipla.algorithms.langevin import draw_chain_inputs, lebm_step_to_h, ula_chain, ula_step
+from ebipla.seeding import derive_seed, per_sample_normal
 
 
 def test_ula_step_formula():

@@ -13,10 +13,11 @@ import math
 import pytest
 import torch
 
-from ebipla import bench, gpu_check
 from ebipla.algorithms import ALGORITHMS
 from ebipla.algorithms.langevin import draw_chain_inputs, prior_chain
-from ebipla.bench_images import bench_images, format_table
+from ebipla.bench import gpu_check
+from ebipla.bench import iteration as bench
+from ebipla.bench.images import bench_images, format_table
 from ebipla.config import load_config
 from ebipla.config.schema import EnergyConfig
 from ebipla.models import EnergyMLP

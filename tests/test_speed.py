@@ -10,10 +10,10 @@ import math
 import pytest
 import torch
 
-from ebipla import bench
 from ebipla.algorithms import ALGORITHMS
 from ebipla.algorithms.base import PHASES, collect_phase_times, phase
 from ebipla.algorithms.langevin import draw_chain_inputs, prior_chain
+from ebipla.bench import iteration as bench
 from ebipla.config import load_config
 from ebipla.config.schema import EnergyConfig
 from ebipla.metrics import mmd2_unbiased

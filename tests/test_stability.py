@@ -36,6 +36,8 @@ def test_trace_retraces_the_training_run(tmp_path):
     assert len(read_rows(tmp_path / "trace.csv")) == 6
     # training records its wall time beside the checkpoint (train_time.json) and in the summary
     summary = json.loads((tmp_path / "whole" / rundir.TRAIN_SUMMARY).read_text())
+    assert (tmp_path / "whole" / rundir.TRAIN_CURVE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the curve, drawn
+    assert not (tmp_path / "part" / rundir.TRAIN_CURVE).exists()  # only once training has finished
     assert summary["train_seconds"] > 0
     assert json.loads((tmp_path / "part" / rundir.TRAIN_TIME).read_text())["iteration"] == 3
     # the run directory is left as it was

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 GradFn = Callable[[torch.Tensor], torch.Tensor]
@@ -71,18 +70,3 @@ def fresh_prior_samples(
     device = next(energy.parameters()).device
     x0, noise = draw_chain_inputs((n, d_x), n_steps, gen, device)
     return prior_chain(energy, x0, gamma, noise, dtype)
-
-
-def derive_seed(*parts: int) -> int:
-    """A well-mixed 63-bit seed from integers (run seed, stream tag, index), via NumPy's SeedSequence."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def per_sample_normal(seed: int, stream: int, indices: range, shape: tuple[int, ...]) -> torch.Tensor:
-    """Standard normals (len(indices), *shape) where row i comes from its own generator seeded by
-    (seed, stream, indices[i]): sample k is the same whatever batch it is drawn in."""
-    out = torch.empty((len(indices), *shape))
-    for row, k in enumerate(indices):
-        gen = torch.Generator().manual_seed(derive_seed(seed, stream, k))
-        out[row] = torch.randn(shape, generator=gen)
-    return out

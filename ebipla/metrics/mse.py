@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import torch
 
-from ..algorithms.langevin import per_sample_normal
 from ..config.schema import MseConfig
 from ..data.images import to_unit_range
 from ..models import LatentEBM
+from ..seeding import per_sample_normal
 
 STREAM_MAP = 21
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam defaults

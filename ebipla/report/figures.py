@@ -17,7 +17,6 @@ import torch
 from .. import run as rundir
 from ..config import load_config
 from ..data.images import as_numpy_grid
-from ..evaluate import particles_or_steps
 from ..plotting import (
     OUTSIDE_LIMIT,
     border_ratio,
@@ -29,6 +28,7 @@ from ..plotting import (
     scatter,
     wrap,
 )
+from ..run import particles_or_steps
 from .paper_values import DATASET_LABELS
 from .tables import METHOD_LABELS
 

@@ -40,9 +40,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..algorithms.langevin import derive_seed, ula_chain, ula_step
+from ..algorithms.langevin import ula_chain, ula_step
 from ..checkpoint import atomic_write
 from ..metrics.mmd import median_bandwidth, mmd2_unbiased
+from ..seeding import derive_seed
 from . import posterior_model as pm
 from .posterior_report import read_study, report_section, setup, write_figure, write_table_files  # noqa: F401
 

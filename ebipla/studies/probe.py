@@ -209,7 +209,7 @@ class ImageNoise:
     def __init__(self, seed: int, first: int, count: int, device):
         import torch
 
-        from ..algorithms.langevin import derive_seed
+        from ..seeding import derive_seed
 
         self.gens = [torch.Generator().manual_seed(derive_seed(seed, STREAM_CHAIN, first + i)) for i in range(count)]
         self.device = device
@@ -274,8 +274,7 @@ def timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
 
 def run_features(run_dir: str, data: LabelledImages, settings: ProbeSettings, device) -> list[FeatureSet]:
     """The feature sets of one trained run (module docstring): MAP, and its own latents."""
-    from ..evaluate import particles_or_steps
-    from ..run import load_run
+    from ..run import load_run, particles_or_steps
 
     trained = load_run(run_dir, device)
     cfg, model, name = trained.cfg, trained.model, trained.cfg.algorithm.name

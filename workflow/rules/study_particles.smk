@@ -34,7 +34,7 @@ if PS["enabled"]:
             overrides=particles_overrides,
         shell:
             "OMP_NUM_THREADS={threads} exec ebipla train {params.configs} {params.overrides} --out {params.run_dir}"
-            " --restart-on-config-change > {log} 2>&1"
+            " --restart-on-config-change >> {log} 2>&1"
 
     rule study_particles_evaluate:
         input:

@@ -3,7 +3,8 @@
 # a retried job (profile `retries`) resumes where the failed one stopped. When a run's config changes, the rerun
 # starts afresh and keeps the old checkpoint as checkpoint.previous.pt. `exec`: the training process replaces the
 # job's shell, so SLURM's SIGTERM before the time limit reaches it (it checkpoints and exits with status 75, and
-# the profile's retries resume it) rather than killing the shell under it.
+# the profile's retries resume it) rather than killing the shell under it. The log is appended to (`>>`), so a
+# retried job's log keeps the first attempt's lines, the preemption message among them.
 
 
 rule train:
@@ -30,4 +31,4 @@ rule train:
         configs=lambda wc: " ".join(f"--config {f}" for f in run_config_files(wc)),
     shell:
         "OMP_NUM_THREADS={threads} exec ebipla train {params.configs} {params.overrides} --out {params.run_dir}"
-        " --restart-on-config-change > {log} 2>&1"
+        " --restart-on-config-change >> {log} 2>&1"

@@ -55,21 +55,21 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from .algorithms import ALGORITHMS
-from .algorithms.base import Batch, TrainState, backward_losses
-from .bench import _timer, _write_csv
-from .config import load_config
-from .config.schema import RunConfig
-from .data import TrainingSet
-from .data.images import CELEBA64_SUBSET
-from .errors import ConfigError
-from .models.energy import bf16_note
-from .report import paper_values as pv
-from .run import describe_device, new_model, resolve_device, training_numerics
+from ..algorithms import ALGORITHMS
+from ..algorithms.base import Batch, TrainState, backward_losses
+from ..config import load_config
+from ..config.schema import RunConfig
+from ..data import TrainingSet
+from ..data.images import CELEBA64_SUBSET
+from ..errors import ConfigError
+from ..models.energy import bf16_note
+from ..report import paper_values as pv
+from ..run import describe_device, new_model, resolve_device, training_numerics
+from .timing import timer, write_csv
 
-log = logging.getLogger("ebipla.bench_images")
+log = logging.getLogger("ebipla.bench.images")
 
-CONFIGS = Path(__file__).resolve().parents[1] / "config" / "images"  # <dataset>_<method>.yaml
+CONFIGS = Path(__file__).resolve().parents[2] / "config" / "images"  # <dataset>_<method>.yaml
 
 # Image shape (C, H, W) and training-set size M of each data set, as ebipla/data/images.py prepares them.
 IMAGE_SETS: dict[str, tuple[tuple[int, int, int], int]] = {
@@ -243,7 +243,7 @@ def bench_images(datasets: list[str], methods: list[tuple[str, int]], batch_size
         raise ConfigError(f"compare must be KEY=VALUE, e.g. model.generator.channels_last=false (got {compare!r}).")
     variants = [(v, variant_overrides(overrides, v)) for v in ("default", *([compare] if compare else []))]
     device = resolve_device(device_name)
-    timed = _timer(device)
+    timed = timer(device)
     rows = []
     for dataset in datasets:
         log.info("%s: building %d settings on %s", dataset, len(methods) * len(variants), describe_device(device))
@@ -327,7 +327,7 @@ def write_bench_images(out_csv: str | Path, **kwargs) -> list[dict]:
     """Run :func:`bench_images` with ``kwargs``, write the rows to ``out_csv`` (atomically) and print them."""
     start = time.perf_counter()
     rows = bench_images(**kwargs)
-    _write_csv(out_csv, rows)
+    write_csv(out_csv, rows)
     r = rows[0]
     print(f"image settings, B = {r['B']}, J = {r['J']}, {r['device']}, torch {r['torch']}, {r['threads']} threads; "
           f"mean ± s.d. over {r['runs']} runs of {r['steps_per_run']} steps; floor = median backward_losses pass")

@@ -1,6 +1,6 @@
 """Scaling of EBIPLA (issue 6, item 4): time per epoch against M and N, and the particle bank's memory.
 
-Cost model. One iteration of Algorithm 2 (:mod:`.algorithms.ebipla`) does network work on B x N particles (one
+Cost model. One iteration of Algorithm 2 (:mod:`ebipla.algorithms.ebipla`) does network work on B x N particles (one
 forward and one backward pass for the losses and the drift) and on B x J latent steps (B fresh prior chains of J
 steps), so its network cost is O(B (N + J)); an epoch is ceil(M / B) iterations, O(M (N + J)). On top of that,
 step 4 adds noise to *all* M x N particles every iteration: O(M N) per iteration, O(M^2 N / B) per epoch, which
@@ -14,14 +14,14 @@ With B and J fixed over the grid, a and b * B * J are not separable: b is set by
 what the model predicts for the prior chain, compared in the output with the chain's measured phase time. The noise
 term is also measured directly (the all-particle noise alone, ``noise_s``), which gives c without the fit.
 
-Memory. :func:`bank_memory` allocates the bank (M, N, d_x) float32 with :func:`.algorithms.bank.new_bank` for each
+Memory. :func:`bank_memory` allocates the bank (M, N, d_x) float32 with :func:`ebipla.algorithms.bank.new_bank` for each
 ``train.particle_storage`` (``device``; ``pinned_cpu``, page-locked host memory, which exists only with CUDA: on a
 CPU-only machine it falls back to a plain CPU tensor, and the rows say so) and reports its storage's bytes, the
 process's resident-memory growth, and on CUDA the device memory allocated and its peak while the bank was made.
 For one (M, N) it also times an iteration, the batch gather + scatter and the all-particle noise with each storage.
 
 Timings are medians over interleaved rounds (each round visits every setting once), after a warm-up, as in
-:mod:`.bench`.
+:mod:`.iteration`.
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .algorithms import ebipla as ebipla_algo
-from .algorithms.bank import gather, new_bank, scatter
-from .algorithms.base import PHASES, TrainState, collect_phase_times
-from .bench import _load_average, _timer, _write_csv
-from .config import load_config
-from .errors import ConfigError
-from .run import describe_device, new_model, resolve_device, training_data
+from ..algorithms import ebipla as ebipla_algo
+from ..algorithms.bank import gather, new_bank, scatter
+from ..algorithms.base import PHASES, TrainState, collect_phase_times
+from ..config import load_config
+from ..errors import ConfigError
+from ..run import describe_device, new_model, resolve_device, training_data
+from .timing import load_average, timer, write_csv
 
-log = logging.getLogger("ebipla.bench_scaling")
+log = logging.getLogger("ebipla.bench.scaling")
 
 STORAGES = ("device", "pinned_cpu")
 DEFAULT_MS = (1000, 4000, 16000)
@@ -103,7 +103,7 @@ class _Setting:
 
 def _common_fields(device: torch.device, repeats: int) -> dict:
     return {"device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "repeats": repeats, "load_avg": _load_average()}
+            "repeats": repeats, "load_avg": load_average()}
 
 
 # ------------------------------------------------------------------------------------------------ time vs (M, N)
@@ -114,7 +114,7 @@ def scaling_bench(ms: list[int], ns: list[int], n_prior_steps: int, batch_size: 
     """Seconds per EBIPLA iteration and per epoch for every (M, N) of ``ms`` x ``ns``, with the cost-model fit.
 
     All settings are built first, warmed up (two iterations and one noise pass each), then timed in ``repeats``
-    interleaved rounds; each round times one iteration (split into the phases of :mod:`.algorithms.base`) and the
+    interleaved rounds; each round times one iteration (split into the phases of :mod:`ebipla.algorithms.base`) and the
     all-particle noise alone for every setting. Per row: medians ``iter_s`` (and mean, s.d.), ``epoch_s`` =
     ``iter_s`` x ceil(M / B), each phase's seconds, ``noise_s`` (step 4 alone) and its share of the iteration, the
     model's ``model_s`` and ``rel_residual`` = |iter_s - model_s| / iter_s, and the fit's coefficients
@@ -125,7 +125,7 @@ def scaling_bench(ms: list[int], ns: list[int], n_prior_steps: int, batch_size: 
     if not ms or not ns:
         raise ConfigError("the scaling grid needs at least one M and one N.")
     device = resolve_device(device_name)
-    timed = _timer(device)
+    timed = timer(device)
     settings = []
     for m in ms:
         for n in ns:
@@ -375,7 +375,7 @@ def bank_memory(ms: list[int], ns: list[int], d_x: int, device_name: str, time_m
 def storage_timing(m: int, n: int, d_x: int, n_prior_steps: int, batch_size: int, repeats: int,
                    device: torch.device) -> dict[str, dict]:
     """Per storage option: median seconds of an iteration, of the batch gather + scatter and of the noise."""
-    timed = _timer(device)
+    timed = timer(device)
     settings = {s: _Setting(m, n, n_prior_steps, batch_size, device, storage=s, d_x=d_x) for s in STORAGES}
     jobs = {name: {"iter_s": s.step, "gather_scatter_s": s.gather_scatter, "noise_s": s.noise}
             for name, s in settings.items()}
@@ -473,11 +473,11 @@ def write_scaling(out_csv: str | Path, ms: Sequence[int] = DEFAULT_MS, ns: Seque
     beside it the memory rows (:func:`bank_memory`; storage timed at the largest M and N of the memory grid).
     Both are written atomically; the tables are printed."""
     rows = scaling_bench(list(ms), list(ns), n_prior_steps, batch_size, repeats, device_name)
-    _write_csv(out_csv, rows)
+    write_csv(out_csv, rows)
     mem_rows = bank_memory(list(memory_ms), list(memory_ns), d_x, device_name, n_prior_steps=n_prior_steps,
                            batch_size=batch_size, repeats=repeats)
     mem_csv = memory_csv_path(out_csv)
-    _write_csv(mem_csv, mem_rows)
+    write_csv(mem_csv, mem_rows)
     r0 = rows[0]
     print(f"EBIPLA scaling, Swiss roll, B = {batch_size}, J = {n_prior_steps}, {r0['device']}, torch {r0['torch']}; "
           f"medians of {repeats} interleaved rounds, load average {r0['load_avg']:.1f}")

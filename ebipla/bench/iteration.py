@@ -10,17 +10,17 @@ round by round so that the machine's drift in speed affects them alike:
 
 Reported values are medians over the rounds. Both methods are also timed with the same activation, since the
 paper pairs EBIPLA with SiLU and LEBM with ReLU. Each iteration is also split into its phases (prior chain,
-posterior / particle update, losses with their backward pass, optimiser; :func:`.algorithms.base.phase`), reported
+posterior / particle update, losses with their backward pass, optimiser; :func:`ebipla.algorithms.base.phase`), reported
 as shares of the iteration's median time.
 
 :func:`chain_bench` (``ebipla bench --chain-variants``) times the J-step prior chain alone in several
 implementations on the same x0 and noise, interleaved round by round (:data:`CHAIN_VARIANTS`): a plain autograd
 loop (the baseline), the hand-written latent gradient on ATen's kernels (the chain before issue 6), the default
-chain (:func:`.algorithms.langevin.prior_chain`: oneDNN products on CPU), the default in bfloat16, and the default
+chain (:func:`ebipla.algorithms.langevin.prior_chain`: oneDNN products on CPU), the default in bfloat16, and the default
 chain on the same MLP given as a user's network (``custom_autograd``: a custom energy's latent gradient comes from
-autograd, :mod:`.models.custom`).
+autograd, :mod:`ebipla.models.custom`).
 
-On a CPU without native bfloat16 (AVX2 only, :func:`.models.energy.bf16_native`) the bf16 variant is still run and
+On a CPU without native bfloat16 (AVX2 only, :func:`ebipla.models.energy.bf16_native`) the bf16 variant is still run and
 timed, on ATen's fallback kernels, since that is what ``train.precision: bfloat16`` runs there; its rows carry the
 label ``bf16_note`` ("bf16: not native on this CPU (ATen fallback)"), printed under the table, so that its time is
 not read as bfloat16 hardware's. Skipping it instead would hide the cost of the option on such a host.
@@ -29,43 +29,25 @@ not read as bfloat16 hardware's. Skipping it instead would hide the cost of the 
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import io
 import logging
-import math
-import os
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
-from .algorithms import ALGORITHMS
-from .algorithms.base import PHASES, collect_phase_times
-from .algorithms.langevin import draw_chain_inputs, fresh_prior_samples, prior_chain, ula_step
-from .checkpoint import atomic_write_text
-from .config import load_config
-from .errors import ConfigError
-from .models import energy as energy_module
-from .models.custom import AutogradEnergy
-from .run import describe_device, new_model, resolve_device, training_data
+from ..algorithms import ALGORITHMS
+from ..algorithms.base import PHASES, collect_phase_times
+from ..algorithms.langevin import draw_chain_inputs, fresh_prior_samples, prior_chain, ula_step
+from ..config import load_config
+from ..errors import ConfigError
+from ..models import energy as energy_module
+from ..models.custom import AutogradEnergy
+from ..run import describe_device, new_model, resolve_device, training_data
+from .timing import load_average, timer, write_csv
 
-log = logging.getLogger("ebipla.bench")
-
-
-def _timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
-    def timed(fn: Callable[[], object]) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
-    return timed
+log = logging.getLogger("ebipla.bench.iteration")
 
 
 def _setup(method: str, activation: str, n: int, n_prior_steps: int, batch_size: int, device: torch.device):
@@ -97,7 +79,7 @@ def bench_setting(n: int, n_prior_steps: int, batch_size: int, repeats: int, dev
 
 def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, device: torch.device,
                 same_activation: bool) -> dict:
-    timed = _timer(device)
+    timed = timer(device)
     cfg, model, gen, ebipla_step = _setup("ebipla", "silu", n, n_prior_steps, batch_size, device)
     lebm_step = _setup("lebm", "silu" if same_activation else "relu", n, n_prior_steps, batch_size, device)[3]
     x = torch.randn(batch_size, model.d_x, device=device)
@@ -133,16 +115,8 @@ def _bench_pair(n: int, n_prior_steps: int, batch_size: int, repeats: int, devic
         "bare_fwd_bwd_s": med["bare"], "chain_over_J_bare": med["prior_chain"] / (n_prior_steps * med["bare"]),
         **shares,
         "device": describe_device(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "load_avg": _load_average(),
+        "load_avg": load_average(),
     }
-
-
-def _load_average() -> float:
-    """The machine's 1-minute load average (NaN where unknown): timings are only comparable at similar load."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return math.nan
 
 
 def format_table(rows: list[dict]) -> str:
@@ -209,7 +183,7 @@ class _PlainMlp(torch.nn.Module):
 
 def _custom_chain(energy: torch.nn.Module, x0: torch.Tensor, gamma: float, noise: torch.Tensor) -> torch.Tensor:
     """The training chain (prior_chain) on the same MLP given as a user's network (``model.energy.target``): its
-    latent gradient by autograd (:class:`.models.custom.AutogradEnergy`), what a custom energy costs."""
+    latent gradient by autograd (:class:`ebipla.models.custom.AutogradEnergy`), what a custom energy costs."""
     custom = AutogradEnergy(_PlainMlp(energy), energy.d_x, energy.prior_sigma)
     return prior_chain(custom, x0, gamma, noise)
 
@@ -250,7 +224,7 @@ def chain_bench(n_prior_steps: int = 500, batch_size: int = 1000, repeats: int =
     if repeats < 1:
         raise ConfigError(f"--repeats must be at least 1 (got {repeats}).")
     dev = resolve_device(device) if isinstance(device, str) else device
-    timed = _timer(dev)
+    timed = timer(dev)
     rows = []
     for activation in activations:
         cfg = load_config([], [f"model.energy.activation={activation}", f"algorithm.n_prior_steps={n_prior_steps}"])
@@ -281,7 +255,7 @@ def chain_bench(n_prior_steps: int = 500, batch_size: int = 1000, repeats: int =
         if "bf16" in variants:
             row["bf16_note"] = energy_module.bf16_note(dev)  # empty where bfloat16 is native
         row.update(device=describe_device(dev), torch=torch.__version__, threads=torch.get_num_threads(),
-                   repeats=repeats, load_avg=_load_average())
+                   repeats=repeats, load_avg=load_average())
         rows.append(row)
     return rows
 
@@ -302,19 +276,11 @@ def format_chain_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _write_csv(out: str | Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out, buf.getvalue())
-
-
 def run_chain_bench(out: str | Path, n_prior_steps: int, batch_size: int, repeats: int, device_name: str,
                     activations: tuple[str, ...] = ("silu", "relu")) -> list[dict]:
     """``ebipla bench --chain-variants``: :func:`chain_bench` to a CSV and a table on stdout."""
     rows = chain_bench(n_prior_steps, batch_size, repeats, device_name, activations)
-    _write_csv(out, rows)
+    write_csv(out, rows)
     print(f"Prior chain alone, synthetic energy MLP, B = {batch_size}, J = {n_prior_steps}, "
           f"{rows[0]['device']}, torch {torch.__version__}; medians of {repeats} interleaved rounds, "
           f"load average {rows[-1]['load_avg']:.1f}")
@@ -332,7 +298,7 @@ def run_bench(out: str | Path, particles: list[int], n_prior_steps: int, batch_s
     for n in particles:
         log.info("timing N = %d on %s", n, describe_device(device))
         rows += bench_setting(n, n_prior_steps, batch_size, repeats, device)
-    _write_csv(out, rows)
+    write_csv(out, rows)
     print(f"Swiss roll, B = {batch_size}, J = {n_prior_steps}, {describe_device(device)}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {repeats} rounds")
     print(format_table(rows))

@@ -23,7 +23,7 @@ One prepared check for a machine with an accelerator (paper.md 4.2, Table 4):
 
 Every iteration runs under the global numerics training uses (:func:`ebipla.run.training_numerics`: TF32 off in
 float32, deterministic kernels unless the variant turns them off). The settings are ``ebipla bench-images``'s
-(:func:`ebipla.bench_images._setting`). On a CPU the same code runs (without the sync check), which is what the
+(:func:`ebipla.bench.images._setting`). On a CPU the same code runs (without the sync check), which is what the
 tests exercise; there the pinned bank is ordinary memory, so the bank check only shows the code path runs.
 """
 
@@ -38,14 +38,14 @@ from pathlib import Path
 
 import torch
 
-from .algorithms.bank import new_bank
-from .algorithms.base import backward_losses
-from .bench_images import CONFIGS, _setting, paper_table4, variant_overrides
-from .checkpoint import atomic_write_text, load_checkpoint
-from .config import load_config
-from .models.energy import bf16_note
-from .run import CHECKPOINT, CUBLAS_WORKSPACE, describe_device, new_model, resolve_device, training_numerics
-from .trainer import train
+from ..algorithms.bank import new_bank
+from ..algorithms.base import backward_losses
+from ..checkpoint import atomic_write_text, load_checkpoint
+from ..config import load_config
+from ..models.energy import bf16_note
+from ..run import CHECKPOINT, CUBLAS_WORKSPACE, describe_device, new_model, resolve_device, training_numerics
+from ..trainer import train
+from .images import CONFIGS, _setting, paper_table4, variant_overrides
 
 SETTINGS = (("ebipla", 10), ("lebm", 10), ("lebm", 20))  # (method, N)
 VARIANTS = ("default", "model.generator.channels_last=false", "train.precision=bfloat16")
