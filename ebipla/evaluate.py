@@ -34,9 +34,8 @@ import torch
 from . import run as rundir
 from .checkpoint import atomic_save_npz, atomic_write_json
 from .config import RunConfig
-from .data import DataTransform, make_synthetic
-from .data.images import load_split
-from .errors import ConfigError, DataError
+from .data import DataTransform, held_out_data
+from .errors import ConfigError
 from .metrics import mmd2_unbiased
 from .models import LatentEBM
 from .run import run_fields, sampler_settings
@@ -138,9 +137,9 @@ def sample_run(run_dir: str | Path, n: int | None = None, out: str | Path | None
 
 
 def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: list[str] = ()) -> dict:
-    """Synthetic and array runs: MMD^2 of model samples against held-out data (:func:`held_out_data`), in the data's
-    units; writes ``metrics.json``, ``samples.npz`` and, for a 2-d latent space, ``landscape.npz``. Image runs: see
-    :func:`ebipla.evaluate_images.evaluate_image_run`."""
+    """Synthetic and array runs: MMD^2 of model samples against held-out data (:func:`ebipla.data.held_out_data`), in
+    the data's units; writes ``metrics.json``, ``samples.npz`` and, for a 2-d latent space, ``landscape.npz``. Image
+    runs: see :func:`ebipla.evaluate_images.evaluate_image_run`."""
     trained = rundir.load_run(run_dir, eval_overrides=overrides)
     cfg = trained.cfg
     if cfg.data.is_image:
@@ -149,7 +148,7 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
         return evaluate_image_run(trained, run_dir, out)
     x, y = draw_samples(trained.model, cfg)
     y = trained.transform.to_data(y)
-    held_out = held_out_data(cfg)
+    held_out = held_out_data(cfg.data, cfg.eval.n_eval_points)
     mmd2, bandwidth = mmd2_unbiased(y, held_out, cfg.eval.mmd_bandwidth)
     metrics = {
         "mmd2": mmd2,
@@ -173,20 +172,6 @@ def evaluate_run(run_dir: str | Path, out: str | Path | None = None, overrides: 
         save_landscape(trained, x, Path(run_dir) / rundir.LANDSCAPE)
     atomic_write_json(Path(out) if out else Path(run_dir) / rundir.EVAL_METRICS, metrics)
     return metrics
-
-
-def held_out_data(cfg: RunConfig) -> torch.Tensor:
-    """Held-out observations (n, d_y) in the data's units: a fresh draw of eval.n_eval_points points (seed
-    data.eval_seed) for synthetic data; for an array, the first eval.n_eval_points points of its validation split."""
-    if cfg.data.name != "array":
-        return make_synthetic(cfg.data, "eval", cfg.eval.n_eval_points).y
-    val = load_split(cfg.data, "val")
-    if len(val) < 2:
-        raise DataError(f"the validation split of {cfg.data.array.path} has {len(val)} point(s); MMD^2 needs at "
-                        "least 2 held-out points. Set data.array.val_fraction above 0 (e.g. 0.1) or give a "
-                        "validation file with data.array.val_path, then train again (the split is part of the "
-                        "prepared data set).")
-    return val[:cfg.eval.n_eval_points]
 
 
 def save_landscape(trained: rundir.TrainedRun, latents: torch.Tensor, path: Path) -> Path:

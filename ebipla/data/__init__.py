@@ -65,5 +65,19 @@ def data_source(cfg: DataConfig) -> str:
     return f"{cfg.name} (data.n_points = {cfg.n_points})"
 
 
-__all__ = ["DataTransform", "SyntheticData", "TrainingSet", "data_transform", "make_synthetic", "training_set",
-           "write_synthetic"]
+def held_out_data(cfg: DataConfig, n: int) -> torch.Tensor:
+    """Held-out observations (n, d_y) in the data's units, for MMD^2 and figures: a fresh draw of ``n`` points (seed
+    data.eval_seed) for synthetic data; for an array, the first ``n`` points of its validation split."""
+    if cfg.name != "array":
+        return make_synthetic(cfg, "eval", n).y
+    val = load_split(cfg, "val")
+    if len(val) < 2:
+        raise DataError(f"the validation split of {cfg.array.path} has {len(val)} point(s); MMD^2 needs at "
+                        "least 2 held-out points. Set data.array.val_fraction above 0 (e.g. 0.1) or give a "
+                        "validation file with data.array.val_path, then train again (the split is part of the "
+                        "prepared data set).")
+    return val[:n]
+
+
+__all__ = ["DataTransform", "SyntheticData", "TrainingSet", "data_transform", "held_out_data", "make_synthetic",
+           "training_set", "write_synthetic"]

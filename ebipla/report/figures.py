@@ -16,6 +16,7 @@ import torch
 
 from .. import run as rundir
 from ..config import load_config
+from ..data import held_out_data
 from ..data.images import as_numpy_grid
 from ..plotting import (
     OUTSIDE_LIMIT,
@@ -317,8 +318,6 @@ def custom_samples(run_dirs: list[str | Path], prefix: str | Path, title: str) -
     """Your experiment's samples (config["custom"]), one panel per run: an image run's sample grid (``samples.npz``
     of ``ebipla evaluate``), or a vector run's short-run samples over its held-out data (the validation split for an
     array), first two coordinates, in the data's units."""
-    from ..evaluate import held_out_data
-
     fig, axes = plt.subplots(1, len(run_dirs), figsize=(3.2 * len(run_dirs), 3.6), squeeze=False)
     for ax, run_dir in zip(axes[0], map(Path, run_dirs)):
         cfg = load_config([run_dir / rundir.CONFIG])
@@ -328,7 +327,7 @@ def custom_samples(run_dirs: list[str | Path], prefix: str | Path, title: str) -
             grid = torch.from_numpy(samples["grid"][:64])  # (<=64, C, H, W) uint8
             _image_axis(ax, as_numpy_grid(grid.expand(-1, 3, -1, -1)), label)  # grey images drawn as RGB
             continue
-        data, y = held_out_data(cfg).numpy(), samples["y"]  # (n, d_y) each
+        data, y = held_out_data(cfg.data, cfg.eval.n_eval_points).numpy(), samples["y"]  # (n, d_y) each
         if y.shape[1] == 1:  # one coordinate: draw it against its index
             data, y = (np.stack([np.arange(len(a)), a[:, 0]], 1) for a in (data, y))
         ax.scatter(y[:, 0], y[:, 1], s=2, c="C0", alpha=0.5, label="samples", rasterized=True)
