@@ -80,23 +80,23 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="the paper's tables and figures and report.md, from finished runs")
     what = p.add_subparsers(dest="what", required=True, metavar="WHAT", help="the table or figure to write")
-    q = what.add_parser("synthetic-mmd", help="MMD^2 table, mean +- s.e. over seeds (.csv, .md, .tex)")
+    q = what.add_parser("synthetic-mmd", help="MMD^2 table, mean +- s.e. over seeds (.csv, .md, .tex, .html)")
     q.add_argument("metrics", nargs="+", help="metrics.json files")
     for table, helptext in (("table1", "Table 1: MSE and FID, ours next to the paper's and the cited rows"),
                             ("table2a", "Table 2(a): CelebA-HQ FID"), ("table2b", "Table 2(b): FID against N")):
-        q = what.add_parser(table, help=f"{helptext} (.csv, .md, .tex)")
+        q = what.add_parser(table, help=f"{helptext} (.csv, .md, .tex, .html)")
         q.add_argument("metrics", nargs="*", help="metrics.json files of the experiment's image runs")
         if table != "table2b":
             q.add_argument("--datasets", nargs="+", required=True, help="the experiment's data sets (columns)")
-    q = what.add_parser("literature", help="Tables 5-7: FID against the literature (.csv, .md, .tex)")
+    q = what.add_parser("literature", help="Tables 5-7: FID against the literature (.csv, .md, .tex, .html)")
     q.add_argument("metrics", nargs="*", help="metrics.json files of Table 1's image runs")
     q.add_argument("--table", required=True, choices=["table5", "table6", "table7"],
                    help="the appendix table (E.2) to write")
     q.add_argument("--dataset", required=True, help="the data set whose runs give our rows")
-    q = what.add_parser("table4", help="Table 4: seconds and GFLOPs per step (.csv, .md, .tex)")
+    q = what.add_parser("table4", help="Table 4: seconds and GFLOPs per step (.csv, .md, .tex, .html)")
     q.add_argument("timing", help="ebipla bench-images CSV")
     q = what.add_parser("table-one-protocol", help="every method under one protocol: MSE, FID, seconds and GFLOPs "
-                        "per iteration, next to the paper's values (.csv, .md, .tex)")
+                        "per iteration, next to the paper's values (.csv, .md, .tex, .html)")
     q.add_argument("metrics", nargs="+", help="metrics.json files of the baselines experiment's image runs")
     q = what.add_parser("samples-landscapes", help="Figure 1: samples, exp(-U) and runtime against N (.pdf, .png)")
     q.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="evaluated run directories")

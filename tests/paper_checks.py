@@ -4,6 +4,7 @@ in report.md equals the file it names as its source (the run's metrics.json, or 
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 import statistics
@@ -37,12 +38,24 @@ def check_artifacts(paper: Path, captions: dict[str, str]) -> None:
         assert markdown.startswith(captions[name].strip()), name  # the caption says at what scale
         assert re.search(r"^\|.*\|$", markdown, re.M), name  # a table follows
         assert r"\begin{tabular}" in (paper / f"{name}.tex").read_text(), name
+        check_html_table(paper / f"{name}.html", markdown, captions[name].strip())
         if name != "synthetic_mmd":
             assert long["source"].str.startswith("ours").any(), name
     for name in FIGURES:
         assert (paper / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
         with Image.open(paper / f"{name}.png") as image:
             image.verify()
+
+
+def check_html_table(page: Path, markdown: str, caption: str) -> None:
+    """The .html that `snakemake --report` shows holds the caption and the markdown table's layout: the same header
+    cells and as many rows."""
+    text = page.read_text()
+    assert html.escape(caption) in text, page
+    rows = [line for line in markdown.splitlines() if line.startswith("|") and not set(line) <= set("|-: ")]
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert all(f"<th>{html.escape(cell)}</th>" in text for cell in header), (page, header)
+    assert text.count("<tr") == len(rows), page
 
 
 def report_rows(report: Path) -> list[dict[str, str]]:

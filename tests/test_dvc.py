@@ -53,7 +53,7 @@ def test_dvc_repro_rerun_push_pull(tmp_path, slurm_workflow):
     # snakemake --report: one self-contained HTML file with every table and figure and its caption.
     run(["snakemake", "--report", "results/report.html"], repo)
     html = (repo / "results" / "report.html").read_text()
-    for name in ("figure_theory.png", "table4.csv", "report.md", "figure1.png"):
+    for name in ("figure_theory.png", "table4.csv", "table4.html", "synthetic_mmd.html", "report.md", "figure1.png"):
         assert name in html, name
     assert captions["figure_theory"] in html and captions["table1"] in html
     assert (repo / "dvc.lock").exists()

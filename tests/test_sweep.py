@@ -42,6 +42,8 @@ def test_command_writes_tables_and_names_a_missing_key(tmp_path):
     csv = (tmp_path / "out" / "steps.csv").read_text().splitlines()
     assert csv[0].startswith("algorithm.h,metric,mean,se") and csv[1].startswith("0.1,fid,11,0.57735")
     assert "| 0.1 | 11 +- 0.58 | 3 (0) |" in (tmp_path / "out" / "steps.md").read_text()
+    page = (tmp_path / "out" / "steps.html").read_text()  # what `snakemake --report` shows for the custom table
+    assert "<th>algorithm.h</th>" in page and "<td>11 +- 0.58</td>" in page and page.count("<tr") == 2
     with pytest.raises(ConfigError, match="algorithm.gamma"):
         sweep_rows(runs, ["algorithm.gamma"], ["fid"])
     assert math.isnan(sweep_rows(runs, ["algorithm.h"], ["nothing"])[0]["nothing"][0])

@@ -134,7 +134,7 @@ def _order(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_one_protocol(metrics_files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
-    """Write ``prefix``.csv (long form), .md and .tex (one line per data set and method) of the one-protocol
+    """Write ``prefix``.csv (long form), .md, .tex and .html (one line per data set and method) of the one-protocol
     comparison; returns the long form."""
     ours = our_rows(metrics_files)
     pairs = dict.fromkeys((r["method"], r["dataset"]) for r in ours)

@@ -1,11 +1,11 @@
 """The paper's image tables (1, 2(a), 2(b), 4, 5-7): our rows from the runs' metrics files and the timing CSV, next
 to the paper's rows and the literature rows it cites (``paper_values``), each marked by its source.
 
-Every table is written three times (``tables.write_table``): ``.csv`` in long form, one value per row with columns
+Every table is written four times (``tables.write_table``): ``.csv`` in long form, one value per row with columns
 ``model, source, dataset, N, metric, mean, uncertainty, n_runs, runs`` (``source`` is ``ours``, ``paper`` or
-``cited: <reference>``; ``runs`` the run directories behind our values), and ``.md`` / ``.tex`` in the paper's
-layout. Our uncertainties are standard errors over seeds (Tables 1, 2, 5-7) and standard deviations over timed runs
-(Table 4), the paper's conventions.
+``cited: <reference>``; ``runs`` the run directories behind our values), and ``.md`` / ``.tex`` / ``.html`` in the
+paper's layout. Our uncertainties are standard errors over seeds (Tables 1, 2, 5-7) and standard deviations over
+timed runs (Table 4), the paper's conventions.
 """
 
 from __future__ import annotations

@@ -14,11 +14,13 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from .. import run as rundir
 from ..checkpoint import atomic_write_text
 from ..errors import ConfigError
+from .tables import table_html
 
 
 def _get(cfg: dict, dotted: str):
@@ -73,22 +75,26 @@ def sweep_rows(run_dirs: list[str | Path], by: list[str], metrics: list[str]) ->
 
 def write_sweep(run_dirs: list[str | Path], by: list[str], metrics: list[str], prefix: str | Path,
                 caption: str = "") -> list[dict]:
-    """Write ``prefix.csv`` (one line per group and metric, with the per-seed values) and ``prefix.md``."""
+    """Write ``prefix.csv`` (one line per group and metric, with the per-seed values), ``prefix.md`` and
+    ``prefix.html`` (one row per group, as ``snakemake --report`` shows it)."""
     rows = sweep_rows(run_dirs, by, metrics)
     csv_lines = [",".join([*by, "metric", "mean", "se", "n", "unfinished", "values"])]
-    md = [f"{caption}\n" if caption else "", "| " + " | ".join([*by, *metrics, "runs (unfinished)"]) + " |",
-          "|" + "---|" * (len(by) + len(metrics) + 1)]
+    header = [*by, *metrics, "runs (unfinished)"]
+    md = [f"{caption}\n" if caption else "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cells_html = []
     for row in rows:
         for m in metrics:
             mean, se = row[m]
             values = " ".join(f"{v:.6g}" for v in row[f"{m}_values"])
             csv_lines.append(",".join([*(str(row[k]) for k in by), m, f"{mean:.6g}", f"{se:.6g}", str(row["n"]),
                                        str(row["unfinished"]), values]))
-        cells = [f"{row[m][0]:.4g} +- {row[m][1]:.2g}" for m in metrics]
-        md.append("| " + " | ".join([*(str(row[k]) for k in by), *cells,
-                                     f"{row['n']} ({row['unfinished']})"]) + " |")
+        cells = [*(str(row[k]) for k in by), *(f"{row[m][0]:.4g} +- {row[m][1]:.2g}" for m in metrics),
+                 f"{row['n']} ({row['unfinished']})"]
+        md.append("| " + " | ".join(cells) + " |")
+        cells_html.append(cells)
     path = Path(prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path.with_suffix(".csv"), "\n".join(csv_lines) + "\n")
     atomic_write_text(path.with_suffix(".md"), "\n".join(line for line in md if line) + "\n")
+    atomic_write_text(path.with_suffix(".html"), table_html(pd.DataFrame(cells_html, columns=header), caption))
     return rows

@@ -1,4 +1,4 @@
-"""Tables built from metrics files only (``metrics.json`` of each run), written as .csv, .md and .tex.
+"""Tables built from metrics files only (``metrics.json`` of each run), written as .csv, .md, .tex and .html.
 
 Aggregates are the mean and the standard error of the mean (s.e. = sample s.d. / sqrt(n)) over seeds, the
 paper's convention for Table 1.
@@ -6,6 +6,7 @@ paper's convention for Table 1.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from pathlib import Path
@@ -153,19 +154,31 @@ def _isnan(value: float) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+def table_html(wide: pd.DataFrame, caption: str) -> str:
+    """The wide (paper-layout) table as a small self-contained HTML page with its caption: what
+    ``snakemake --report`` shows inline for a table (it offers a CSV only as a download)."""
+    table = wide.to_html(index=False, border=0, escape=True, na_rep="–")
+    style = ("body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse} "
+             "th,td{padding:3px 9px;border-bottom:1px solid #ccc;text-align:right} "
+             "th:first-child,td:first-child{text-align:left}")
+    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(caption)}</title>'
+            f"<style>{style}</style></head>\n<body>\n<p>{html.escape(caption)}</p>\n{table}\n</body></html>\n")
+
+
 def write_table(long: pd.DataFrame, wide: pd.DataFrame, prefix: str | Path, caption: str) -> None:
-    """``prefix``.csv: the long form (unformatted numbers, one row per value); .md and .tex: the wide form with
-    the caption."""
+    """``prefix``.csv: the long form (unformatted numbers, one row per value); .md, .tex and .html: the wide form
+    (the paper's layout) with the caption."""
     prefix = Path(prefix)
     atomic_write_text(prefix.with_suffix(".csv"), long.to_csv(index=False))
     markdown = wide.to_markdown(index=False, disable_numparse=True)
     atomic_write_text(prefix.with_suffix(".md"), f"{caption}\n\n{markdown}\n")
     latex = wide.style.hide(axis="index").to_latex(hrules=True, caption=caption.replace("^2", "$^2$"))
     atomic_write_text(prefix.with_suffix(".tex"), latex.replace("±", r"$\pm$"))
+    atomic_write_text(prefix.with_suffix(".html"), table_html(wide, caption))
 
 
 def write_synthetic_mmd(files: list[str | Path], prefix: str | Path, caption: str) -> pd.DataFrame:
-    """``prefix``.csv (long form), .md and .tex (data set x N rows; per method the short-run and the long-run
+    """``prefix``.csv (long form), .md, .tex and .html (data set x N rows; per method the short-run and the long-run
     MMD^2, mean ± s.e. over seeds, side by side)."""
     long = synthetic_mmd(files)
     long["short"] = [fmt_mean_sem(m, s) + (f" ({r} of {n} runs recovered from a divergence)" if r else "")

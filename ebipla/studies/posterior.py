@@ -394,7 +394,7 @@ def run_study(scale_name: str, seed: int) -> tuple[pd.DataFrame, dict]:
 
 
 def output_paths(prefix: str | Path) -> dict[str, Path]:
-    """PREFIX = DIR/STEM -> DIR/table_STEM.{csv,md,tex}, DIR/figure_STEM.{pdf,png,npz}."""
+    """PREFIX = DIR/STEM -> DIR/table_STEM.{csv,md,tex,html}, DIR/figure_STEM.{pdf,png,npz}."""
     prefix = Path(prefix)
     table, figure = prefix.with_name(f"table_{prefix.name}"), prefix.with_name(f"figure_{prefix.name}")
     return {"table": table, "csv": table.with_suffix(".csv"), "figure": figure, "npz": figure.with_suffix(".npz")}
@@ -410,7 +410,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=sorted(SCALES), default="quick",
                    help="ci: seconds (tests); quick: about half a minute of one core; full: about 20 minutes")
     p.add_argument("--out", required=True, metavar="PREFIX",
-                   help="DIR/STEM: writes DIR/table_STEM.{csv,md,tex} and DIR/figure_STEM.{pdf,png,npz}")
+                   help="DIR/STEM: writes DIR/table_STEM.{csv,md,tex,html} and DIR/figure_STEM.{pdf,png,npz}")
     p.add_argument("--seed", type=int, default=0, help="seed of every random stream (data, chains, samples)")
     p.add_argument("--table-caption", default=None, help="the table's caption (default: says the scale)")
     p.add_argument("--figure-caption", default=None, help="the figure's title line (default: says the scale)")

@@ -120,7 +120,7 @@ def table_caption(df: pd.DataFrame, caption: str) -> str:
 
 
 def write_table_files(df: pd.DataFrame, prefix: str | Path, caption: str) -> pd.DataFrame:
-    """``prefix``.csv: the study's long table ``df`` (:func:`read_study`'s form); .md and .tex: the wide summary,
+    """``prefix``.csv: the study's long table ``df`` (:func:`read_study`'s form); .md, .tex, .html: the wide summary,
     one row per method. -> the summary."""
     table = summary(df)
     wide = pd.DataFrame({

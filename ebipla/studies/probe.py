@@ -480,7 +480,7 @@ def table_notes(long: pd.DataFrame) -> list[str]:
 
 
 def write_probe_table(long: pd.DataFrame, prefix: str | Path, caption: str) -> None:
-    """``prefix``.csv (long form), .md (with notes) and .tex (ebipla/report/tables.py write_table)."""
+    """``prefix``.csv (long form), .md (with notes), .tex and .html (ebipla/report/tables.py write_table)."""
     from ..checkpoint import atomic_write_text
     from ..report.tables import write_table
 
@@ -539,7 +539,7 @@ def _parser() -> argparse.ArgumentParser:
                              "set also gives the random-generator reference")
     source.add_argument("--tables", nargs="+", metavar="CSV",
                         help="long-form CSVs written by earlier invocations: merge them into one table")
-    p.add_argument("--out", required=True, metavar="PREFIX", help="output path without suffix (.csv, .md, .tex)")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="output path without suffix (.csv, .md, .tex, .html)")
     p.add_argument("--labels-per-class", nargs="*", type=int, default=[10, 100], metavar="L",
                    help="few-label versions: L labelled training images per class (default 10 100; none: only "
                         "all labels)")

@@ -213,7 +213,25 @@ def paper_outputs(stem, suffixes):
 
 # ---------------------------------------------------------------------------------------------- paper artifacts
 PAP = config["paper"]
-TABLES = ["csv", "md", "tex"]
+TABLES = ["csv", "md", "tex", "html"]
+
+
+def report_table(prefix, caption, category, plain=("md", "tex")):
+    """A table's outputs: `snakemake --report` shows the paper layout (.html) and offers the long form (.csv); the
+    other formats are plain outputs."""
+    shown = {"html": "paper layout", "csv": "long form (CSV)"}
+    files = [
+        mark_for_report(f"{prefix}.{s}", caption, category, sub)
+        for s, sub in shown.items()
+    ]
+    return files + [f"{prefix}.{suffix}" for suffix in plain]
+
+
+def mark_for_report(path, caption, category, subcategory):
+    # `report` opening a line reads as Snakemake's global `report:` directive, hence this one-line wrapper.
+    return report(path, caption=caption, category=category, subcategory=subcategory)
+
+
 FIGURES = ["pdf", "png"]
 
 

@@ -96,12 +96,12 @@ rule custom_table:
     input:
         lambda wc: metrics_of(custom_runs(wc.name)),
     output:
-        report(
-            "results/custom/{name}/table.csv",
-            caption="../report/custom_table.rst",
-            category="Your experiments",
+        report_table(
+            "results/custom/{name}/table",
+            "../report/custom_table.rst",
+            "Your experiments",
+            plain=["md"],
         ),
-        "results/custom/{name}/table.md",
     log:
         "results/logs/custom/{name}/table.log",
     benchmark:

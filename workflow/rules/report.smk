@@ -7,13 +7,7 @@ rule synthetic_mmd_table:
     input:
         lambda wc: metrics_of(grid_runs(SYN["seeds"])),
     output:
-        report(
-            f"{PAPER}/synthetic_mmd.csv",
-            caption="../report/synthetic_mmd.rst",
-            category="Tables",
-        ),
-        f"{PAPER}/synthetic_mmd.md",
-        f"{PAPER}/synthetic_mmd.tex",
+        report_table(f"{PAPER}/synthetic_mmd", "../report/synthetic_mmd.rst", "Tables"),
     log:
         "results/logs/report/synthetic_mmd.log",
     benchmark:
@@ -32,13 +26,7 @@ rule image_table:
     input:
         lambda wc: metrics_of(experiment_runs(wc.table)),
     output:
-        report(
-            f"{PAPER}/{{table}}.csv",
-            caption="../report/image_table.rst",
-            category="Tables",
-        ),
-        f"{PAPER}/{{table}}.md",
-        f"{PAPER}/{{table}}.tex",
+        report_table(f"{PAPER}/{{table}}", "../report/image_table.rst", "Tables"),
     log:
         "results/logs/report/{table}.log",
     benchmark:
@@ -65,13 +53,9 @@ rule table_one_protocol:
     input:
         lambda wc: metrics_of(experiment_runs("baselines")),
     output:
-        report(
-            f"{PAPER}/table_one_protocol.csv",
-            caption="../report/table_one_protocol.rst",
-            category="Tables",
+        report_table(
+            f"{PAPER}/table_one_protocol", "../report/table_one_protocol.rst", "Tables"
         ),
-        f"{PAPER}/table_one_protocol.md",
-        f"{PAPER}/table_one_protocol.tex",
     log:
         "results/logs/report/table_one_protocol.log",
     benchmark:
@@ -90,13 +74,7 @@ rule literature_table:
     input:
         lambda wc: metrics_of(experiment_runs("table1", PAP["literature"][wc.table])),
     output:
-        report(
-            f"{PAPER}/{{table}}.csv",
-            caption="../report/literature_table.rst",
-            category="Tables",
-        ),
-        f"{PAPER}/{{table}}.md",
-        f"{PAPER}/{{table}}.tex",
+        report_table(f"{PAPER}/{{table}}", "../report/literature_table.rst", "Tables"),
     log:
         "results/logs/report/{table}.log",
     benchmark:
@@ -119,9 +97,7 @@ rule table4:
     input:
         "results/timing/images.csv",
     output:
-        report(f"{PAPER}/table4.csv", caption="../report/table4.rst", category="Tables"),
-        f"{PAPER}/table4.md",
-        f"{PAPER}/table4.tex",
+        report_table(f"{PAPER}/table4", "../report/table4.rst", "Tables"),
     log:
         "results/logs/report/table4.log",
     benchmark:

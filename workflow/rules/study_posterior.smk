@@ -1,20 +1,18 @@
 # Study: posterior accuracy with a known, non-log-concave posterior (ebipla/studies/posterior.py; config key
 # studies.posterior; docs/posterior-accuracy.md). One job simulates both parts (theta fixed at the truth: EBIPLA's,
 # ABP's and LEBM's samples against the grid posterior; learning theta: each sampler's Adam ascent against the exact
-# MMLE) and writes results/paper/table_posterior_accuracy.{csv,md,tex} and figure_posterior_accuracy.{pdf,png,npz}.
+# MMLE) and writes results/paper/table_posterior_accuracy.{csv,md,tex,html} and figure_posterior_accuracy.{pdf,png,npz}.
 POSTERIOR = config["studies"]["posterior"]
 
 if POSTERIOR["enabled"]:
 
     rule study_posterior:
         output:
-            report(
-                f"{PAPER}/table_posterior_accuracy.csv",
-                caption="../report/table_posterior_accuracy.rst",
-                category="Studies",
+            report_table(
+                f"{PAPER}/table_posterior_accuracy",
+                "../report/table_posterior_accuracy.rst",
+                "Studies",
             ),
-            f"{PAPER}/table_posterior_accuracy.md",
-            f"{PAPER}/table_posterior_accuracy.tex",
             f"{PAPER}/figure_posterior_accuracy.pdf",
             report(
                 f"{PAPER}/figure_posterior_accuracy.png",

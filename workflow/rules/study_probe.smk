@@ -2,7 +2,7 @@
 # For each data set with class labels, one job infers every probed run's latents (MAP latents, the particle bank or
 # the method's own posterior chain, the encoder's mean) and the references (raw pixels, a random generator's MAP
 # latents), fits the logistic-regression probes with all labels and with a few per class, and writes
-# results/studies/probe/<dataset>.{csv,md,tex}; a local rule merges them into results/paper/table_probe.*.
+# results/studies/probe/<dataset>.{csv,md,tex,html}; a local rule merges them into results/paper/table_probe.*.
 PROBE = config["studies"]["probe"]
 
 if PROBE["enabled"]:
@@ -51,6 +51,7 @@ if PROBE["enabled"]:
             "results/studies/probe/{dataset}.csv",
             "results/studies/probe/{dataset}.md",
             "results/studies/probe/{dataset}.tex",
+            "results/studies/probe/{dataset}.html",
         log:
             "results/logs/studies/probe/{dataset}.log",
         benchmark:
@@ -73,13 +74,7 @@ if PROBE["enabled"]:
         input:
             expand("results/studies/probe/{dataset}.csv", dataset=PROBE["datasets"]),
         output:
-            report(
-                f"{PAPER}/table_probe.csv",
-                caption="../report/table_probe.rst",
-                category="Studies",
-            ),
-            f"{PAPER}/table_probe.md",
-            f"{PAPER}/table_probe.tex",
+            report_table(f"{PAPER}/table_probe", "../report/table_probe.rst", "Studies"),
         log:
             "results/logs/studies/probe/table.log",
         benchmark:

@@ -9,7 +9,7 @@
 # A cell whose docs/results/synthetic-paper-seed0/<cell>/metrics.json exists is skipped, so the script can be rerun
 # across sessions; a cell interrupted mid-run resumes from results/record/<cell>/checkpoint.pt. The runs recover
 # from a divergence as the workflow's do (train.divergence.action=recover). When every cell is recorded it writes
-# the table (synthetic_mmd.{csv,md,tex}) and Figure 1 (figure1.{png,pdf}) from the recorded cells.
+# the table (synthetic_mmd.{csv,md,tex,html}) and Figure 1 (figure1.{png,pdf}) from the recorded cells.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EBIPLA=${EBIPLA:-.venv/bin/ebipla}
