@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 from local_slurm import install, local_slurm, unavailable_reason
 from workflow_helpers import copy_repo, merged_ci_config, run, tool_env
@@ -37,12 +39,30 @@ class SlurmWorkflow:
 
 
 @pytest.fixture(scope="session")
-def slurm_workflow(tmp_path_factory) -> SlurmWorkflow:
+def slurm_workflow(tmp_path_factory, worker_id) -> SlurmWorkflow:
     """One run of the CI workflow through SLURM, shared: test_slurm checks its jobs and outputs, and test_dvc starts
     from a copy of its results (dvc repro then finds the workflow done), which saves the suite a whole workflow run.
-    Both tests carry ``xdist_group("slurm")``, so that one pytest-xdist worker runs them and this fixture once.
     config/config.yaml of the scratch repository is the CI config (tests/config/ci.yaml layered on), the file DVC's
-    stage runs the workflow on."""
+    stage runs the workflow on.
+
+    Under pytest-xdist the workers share the run through a file lock: the first worker to ask runs it and records it,
+    a later one reads the record. The two tests' ``xdist_group("slurm")`` marks alone do not keep them on one worker
+    (pytest 9.2 ignores the node-id suffix by which pytest-xdist 3.8 groups tests), and two local SLURMs at once
+    would share /etc/slurm/slurm.conf and its ports and run each other's jobs."""
+    if worker_id == "master":
+        return _run_slurm_workflow(tmp_path_factory)
+    record = tmp_path_factory.getbasetemp().parent / "slurm_workflow.json"  # the session's folder, common to workers
+    with FileLock(f"{record}.lock"):
+        if record.exists():
+            fields = json.loads(record.read_text())
+            return SlurmWorkflow(**{**fields, "repo": fields["repo"] and Path(fields["repo"])})
+        result = _run_slurm_workflow(tmp_path_factory)
+        fields = {**asdict(result), "repo": result.repo and str(result.repo)}
+        record.write_text(json.dumps(fields))
+        return result
+
+
+def _run_slurm_workflow(tmp_path_factory) -> SlurmWorkflow:
     reason = unavailable_reason()
     if reason:
         return SlurmWorkflow(None, skipped=reason)
