@@ -35,9 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-
-from ..models.energy import EnergyMLP, linear_fn
 
 ValueGradFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 TARGET_ACCEPTANCE = 0.574
@@ -47,34 +44,13 @@ STEP_RANGE = (1e-6, 1e4)  # eps stays within these multiples of its initial valu
 def value_and_grad_fn(energy: torch.nn.Module) -> ValueGradFn:
     """x (n, d_x) -> (U(x) (n,), grad U(x) (n, d_x)) for the current parameters, without autograd.
 
-    For the MLP energy, U comes out of the same forward pass as the hand-written backward of ``grad_x_fn`` (one
-    pass instead of two); other energies call ``energy`` and ``energy.grad_x_fn()``.
+    An energy with ``value_and_grad_fn`` (the MLP energy: U from the same pass as its hand-written backward) gives
+    both at once; other energies call ``energy`` and ``energy.grad_x_fn()``.
     """
-    if not isinstance(energy, EnergyMLP):
-        grad_fn = energy.grad_x_fn()
-        return lambda x: (energy(x).detach(), grad_fn(x))
-    forward = [linear_fn(layer.weight.detach(), layer.bias.detach()) for layer in energy.hidden]  # h -> z
-    backward = [linear_fn(layer.weight.detach().t().contiguous(), None) for layer in energy.hidden]  # g -> g W
-    w_out, b_out = energy.out.weight.detach(), energy.out.bias.detach()  # (1, width), (1,)
-    tilt = None if energy.prior_sigma is None else 1.0 / energy.prior_sigma**2
-
-    @torch.no_grad()
-    def value_and_grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pre, h = [], x
-        for product in forward:
-            z = product(h)  # (n, width)
-            pre.append(z)
-            h = energy.act(z)
-        u = F.linear(h, w_out, b_out)[:, 0]  # (n,)
-        g = w_out.expand(len(x), -1)  # dU/dh of the last hidden layer, (n, width)
-        for product, z in zip(reversed(backward), reversed(pre)):
-            g = product(energy.act_backward(g, z))  # (n, fan_in)
-        if tilt is not None:
-            u = u + 0.5 * tilt * x.square().sum(-1)
-            g = g + tilt * x
-        return u, g
-
-    return value_and_grad
+    if hasattr(energy, "value_and_grad_fn"):
+        return energy.value_and_grad_fn()
+    grad_fn = energy.grad_x_fn()
+    return lambda x: (energy(x).detach(), grad_fn(x))
 
 
 def mala_step(x: torch.Tensor, u: torch.Tensor, g: torch.Tensor, value_and_grad: ValueGradFn, eps: float,

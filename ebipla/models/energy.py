@@ -187,20 +187,32 @@ class EnergyMLP(nn.Module):
     def grad_x_fn(self, dtype: torch.dtype | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """x -> nabla_x U_alpha(x) for the current alpha; use it only until alpha changes (it keeps W^T copies).
 
-        A hand-written backward pass: forward z_l = h_{l-1} W_l^T + b_l, h_l = act(z_l); backward from
-        dU/dh_L = w_out, g <- (g * act'(z_l)) W_l with ATen's fused activation-backward kernels. No autograd graph.
         ``dtype`` (e.g. torch.bfloat16) computes the network in that precision; the gradient comes back in x's dtype.
+        """
+        return self._hand_pass(dtype, with_value=False)
+
+    @torch.no_grad()
+    def value_and_grad_fn(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """x -> (U_alpha(x), nabla_x U_alpha(x)) from one pass for the current alpha. (..., d_x) -> (...), (..., d_x)"""
+        return self._hand_pass(None, with_value=True)
+
+    def _hand_pass(self, dtype: torch.dtype | None, with_value: bool) -> Callable:
+        """The hand-written backward pass behind ``grad_x_fn`` and ``value_and_grad_fn``, without autograd.
+
+        Forward z_l = h_{l-1} W_l^T + b_l, h_l = act(z_l) (and U = h_L w_out^T + b_out when ``with_value``);
+        backward from dU/dh_L = w_out, g <- (g * act'(z_l)) W_l with ATen's fused activation-backward kernels.
         """
         def cast(t: torch.Tensor | None) -> torch.Tensor | None:
             return t if t is None or dtype is None else t.to(dtype)
 
         forward = [linear_fn(cast(layer.weight), cast(layer.bias)) for layer in self.hidden]  # h -> z
         backward = [linear_fn(cast(layer.weight.t().contiguous()), None) for layer in self.hidden]  # g -> g W
-        w_out, act, act_backward, d_x = cast(self.out.weight.detach()), self.act, self.act_backward, self.d_x
+        w_out, b_out = cast(self.out.weight.detach()), cast(self.out.bias.detach())  # (1, width), (1,)
+        act, act_backward, d_x = self.act, self.act_backward, self.d_x
         tilt = None if self.prior_sigma is None else 1.0 / self.prior_sigma**2
 
         @torch.no_grad()
-        def grad(x: torch.Tensor) -> torch.Tensor:
+        def hand_pass(x: torch.Tensor):
             flat = x.reshape(-1, d_x)  # (n, d_x)
             pre = []
             h = flat if dtype is None else flat.to(dtype)
@@ -214,9 +226,14 @@ class EnergyMLP(nn.Module):
             g = g.to(x.dtype)
             if tilt is not None:
                 g = g + flat * tilt
-            return g.reshape(x.shape)
+            if not with_value:
+                return g.reshape(x.shape)
+            u = F.linear(h, w_out, b_out)[:, 0].to(x.dtype)  # (n,)
+            if tilt is not None:
+                u = u + 0.5 * tilt * flat.square().sum(-1)
+            return u.reshape(x.shape[:-1]), g.reshape(x.shape)
 
-        return grad
+        return hand_pass
 
     def expected_grad_alpha(self) -> None:
         """E_{p_alpha}[nabla_alpha U_alpha] has no closed form for an MLP: Algorithm 1 falls back to ULA."""
