@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ebipla.config import RunConfig, config_from_dict, dump_yaml, load_config, to_dict
+from ebipla.config import RunConfig, config_files, config_from_dict, dump_yaml, load_config, to_dict
 from ebipla.config.loader import parse_yaml
 from ebipla.errors import ConfigError
 
@@ -125,6 +125,19 @@ def test_base_files_layer_before_the_file(tmp_path):
         load_config([tmp_path / "loop.yaml"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config([write(tmp_path, "d.yaml", "base: nowhere.yaml\n")])
+
+
+def test_config_files_lists_every_base_once_before_its_file(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "a.yaml", "train: {n_epochs: 3}\n")
+    write(tmp_path, "sub/b.yaml", "base: ../a.yaml\n")
+    write(tmp_path, "c.yaml", "base: [a.yaml, sub/b.yaml]\n")  # a diamond: a.yaml reached twice
+    files = config_files([tmp_path / "c.yaml", tmp_path / "sub" / "b.yaml"])
+    assert files == [str(tmp_path / "a.yaml"), str(tmp_path / "sub" / "b.yaml"), str(tmp_path / "c.yaml")]
+    monkeypatch.chdir(REPO)
+    assert config_files(["config/images/one_protocol/celeba64_lebm.yaml"]) == [  # relative paths stay relative
+        "config/images/lebm.yaml", "config/images/one_protocol/protocol.yaml", "config/images/one_protocol/lebm.yaml",
+        "config/images/celeba64.yaml", "config/images/one_protocol/celeba64_lebm.yaml"]
 
 
 def test_every_shipped_config_loads():

@@ -112,6 +112,14 @@ def test_quick_and_ci_configs_plan_smaller_runs(repo):
     assert "--set algorithm.n_particles=2 " in commands["results/runs/images/digits/pgd/N2/protocol/seed0"]
 
 
+def test_a_training_job_depends_on_its_config_files_base_files(repo):
+    """Editing a base file (config/images/ebipla.yaml) must rerun the trainings whose configs build on it."""
+    plan = planned(repo, "results/runs/images/svhn/ebipla/N10/paper/seed0/train_summary.json")
+    inputs = re.search(r"rule train:\n\s+input: (.*)", plan)[1].split(", ")
+    assert inputs == ["config/images/ebipla.yaml", "config/images/svhn.yaml", "config/images/svhn_ebipla.yaml",
+                      "results/datasets/svhn/manifest.json"]
+
+
 def test_autoencoders_take_no_n_and_a_variant_has_one_set_of_files(repo, tmp_path):
     bad = tmp_path / "n.yaml"
     bad.write_text(yaml.safe_dump({"images": {"experiments": [

@@ -1,6 +1,6 @@
 """Typed, strict run configuration (see :mod:`.schema` for the fields, :mod:`.loader` for the rules)."""
 
-from .loader import config_from_dict, config_from_layers, dump_yaml, load_config, to_dict
+from .loader import config_files, config_from_dict, config_from_layers, dump_yaml, load_config, to_dict
 from .schema import (
     AbpConfig,
     AlgorithmConfig,
@@ -31,6 +31,7 @@ __all__ = [
     "RunConfig",
     "TrainConfig",
     "VaeConfig",
+    "config_files",
     "config_from_dict",
     "config_from_layers",
     "dump_yaml",

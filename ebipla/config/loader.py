@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 import reprlib
 import types
@@ -117,6 +118,20 @@ def file_layers(path: str | Path, seen: tuple[Path, ...] = ()) -> list[tuple[dic
     for base in bases:
         layers += file_layers(path.parent / base, (*seen, resolved))
     return [*layers, (data, str(path))]
+
+
+def config_files(paths: Iterable[str | Path]) -> list[str]:
+    """Every file a config made of ``paths`` reads: each path after its ``base`` files, normalised, each once.
+
+    What a workflow job that trains from ``paths`` depends on (editing a base file must rerun it).
+    """
+    files: list[str] = []
+    for path in paths:
+        for _, source in file_layers(path):
+            normal = os.path.normpath(source)
+            if normal not in files:
+                files.append(normal)
+    return files
 
 
 def _resolved(path: Path) -> Path:

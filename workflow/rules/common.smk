@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from ebipla.config import load_config
+from ebipla.config import config_files, load_config
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -139,8 +139,8 @@ def run_config_files(wildcards):
 
 
 def train_inputs(wildcards):
-    """Config files, and for images the prepared data set."""
-    inputs = run_config_files(wildcards)
+    """Config files (with their base files), and for images the prepared data set."""
+    inputs = config_files(run_config_files(wildcards))
     if wildcards.domain == "images":
         inputs.append(f"results/datasets/{wildcards.dataset}/manifest.json")
     return inputs
@@ -381,8 +381,8 @@ def custom_run_configs(wildcards):
 
 
 def custom_train_inputs(wildcards):
-    """Config files, and the prepared data set for folder, array and image data."""
-    inputs = custom_run_configs(wildcards)
+    """Config files (with their base files), and the prepared data set for folder, array and image data."""
+    inputs = config_files(custom_run_configs(wildcards))
     data = custom_config(wildcards.name).data
     if data.name in FILE_DATA:
         inputs.append(f"results/custom/{wildcards.name}/prepared.txt")

@@ -12,7 +12,7 @@ if PS["enabled"]:
 
     rule study_particles_train:
         input:
-            lambda wc: particles_files(wc.dataset, wc.method),
+            lambda wc: config_files(particles_files(wc.dataset, wc.method)),
         output:
             f"{PARTICLE_RUNS}/train_summary.json",
         log:
