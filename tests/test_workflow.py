@@ -166,8 +166,9 @@ def test_custom_entries_plan_their_jobs(repo, tmp_path):
     """config['custom']: a folder of images (FID with Inception's weights) and a vector file, each method x N x seed
     trained and evaluated as a SLURM-able job, one table and figure per entry; a bad entry is rejected."""
     images = tmp_path / "imgs.yaml"
-    images.write_text("data: {name: folder, n_points: null, folder: {path: my_pngs, image_size: 32}}\n"
-                      "model: {generator: {kind: dcgan}}\n")
+    images.write_text("base: [gen.yaml]\n"
+                      "data: {name: folder, n_points: null, folder: {path: my_pngs, image_size: 32}}\n")
+    (tmp_path / "gen.yaml").write_text("model: {generator: {kind: dcgan}}\n")
     entries = {"custom": [
         {"name": "pics", "config": str(images), "methods": {"ebipla": [2, 4]}, "seeds": [0, 1]},
         {"name": "vec", "config": "examples/own_vectors.yaml", "method_configs":
@@ -180,6 +181,9 @@ def test_custom_entries_plan_their_jobs(repo, tmp_path):
     assert jobs["custom_train"] == 4 + 2 and jobs["custom_evaluate"] == 6
     assert jobs["custom_prepare"] == 2 and jobs["custom_fid_reference"] == 1 and jobs["inception_weights"] == 1
     assert jobs["custom_table"] == 2 and jobs["custom_figure"] == 2
+    prepare = [b for b in plan.split("rule custom_prepare:")[1:] if "custom/pics/" in b][0]
+    assert re.search(r"input: (.*)", prepare)[1].split(", ") == [str(tmp_path / "gen.yaml"), str(images)]
+    assert f"ebipla prepare --config {images} " in prepare  # the base comes in through the file, not twice
     train = [b for b in plan.split("rule custom_train:")[1:] if "vec/lebm/N8/seed3" in b][0]
     assert "--set algorithm.name=lebm --set algorithm.n_posterior_steps=8 --set seed=3" in train
     assert "--config examples/own_vectors_lebm.yaml" in train and "slurm_partition" in train

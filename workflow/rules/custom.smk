@@ -8,7 +8,8 @@ rule custom_prepare:
     # Local: reads the user's files. ebipla prepares again by itself when those files change (the manifest keeps
     # their checksums); force this job (snakemake -R custom_prepare) to refresh the marker too.
     input:
-        lambda wc: custom_entry(wc.name)["config"],
+        # The entry's config after its base files: editing either prepares again.
+        lambda wc: config_files([custom_entry(wc.name)["config"]]),
     output:
         "results/custom/{name}/prepared.txt",
     log:
@@ -19,10 +20,11 @@ rule custom_prepare:
         ENV
     threads: 1
     params:
+        config=lambda wc: custom_entry(wc.name)["config"],
         prepared=lambda wc: custom_config(wc.name).data.prepared_dir,
         sets=lambda wc: custom_sets(wc.name),
     shell:
-        "ebipla prepare --config {input} {params.sets} > {log} 2>&1 && echo {params.prepared} > {output}"
+        "ebipla prepare --config {params.config} {params.sets} > {log} 2>&1 && echo {params.prepared} > {output}"
 
 
 rule custom_fid_reference:
