@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ebipla.config import load_config
+from ebipla.evaluate_images import reference_path
 from workflow_helpers import REPO, copy_repo, run, tool_env
 
 # Synthetic: 3 data sets x 2 methods x N in {4, 16, 64} x 5 seeds, plus the J ablation (2 data sets x 5 values
@@ -118,6 +120,17 @@ def test_a_training_job_depends_on_its_config_files_base_files(repo):
     inputs = re.search(r"rule train:\n\s+input: (.*)", plan)[1].split(", ")
     assert inputs == ["config/images/ebipla.yaml", "config/images/svhn.yaml", "config/images/svhn_ebipla.yaml",
                       "results/datasets/svhn/manifest.json"]
+
+
+def test_fid_reference_has_the_name_evaluate_looks_for(repo):
+    """The workflow's FID statistics sit where `ebipla evaluate --run` looks without --set (one file per extractor)."""
+    for dataset, config in (("svhn", "config/images/svhn_ebipla.yaml"), ("digits", "config/images/digits_ebipla.yaml")):
+        plan = planned(repo, f"results/runs/images/{dataset}/ebipla/N10/paper/seed0/metrics.json")
+        default = reference_path(load_config([REPO / config]))
+        job = plan.split("rule fid_reference:")[1].split("rule ")[0]
+        assert re.search(r"output: (.*)", job)[1] == str(default), dataset
+        evaluate = plan.split("rule evaluate_images:")[1].split("rule ")[0]
+        assert str(default) in re.search(r"input: (.*)", evaluate)[1]
 
 
 def test_autoencoders_take_no_n_and_a_variant_has_one_set_of_files(repo, tmp_path):

@@ -203,8 +203,10 @@ def fid_weights(wildcards):
     return dataset_config(wildcards.dataset).eval.fid.weights_path or INCEPTION
 
 
-def fid_extractor(wildcards):
-    return dataset_config(wildcards.dataset).eval.fid.feature_extractor
+def fid_reference_file(wildcards):
+    """The data set's FID reference statistics, under the name `ebipla evaluate` uses by default."""
+    extractor = dataset_config(wildcards.dataset).eval.fid.feature_extractor
+    return f"results/datasets/{wildcards.dataset}/fid_ref_{extractor}.npz"
 
 
 def paper_outputs(stem, suffixes):

@@ -70,13 +70,15 @@ rule fid_reference:
         data="results/datasets/{dataset}/manifest.json",
         weights=fid_weights,
     output:
-        "results/datasets/{dataset}/fid_ref.npz",
+        # The name `ebipla evaluate` looks for by default: a run evaluated by hand finds it without --set.
+        "results/datasets/{dataset}/fid_ref_{extractor}.npz",
     log:
-        "results/logs/fid_reference/{dataset}.log",
+        "results/logs/fid_reference/{dataset}_{extractor}.log",
     benchmark:
-        "results/benchmarks/fid_reference/{dataset}.tsv"
+        "results/benchmarks/fid_reference/{dataset}_{extractor}.tsv"
     wildcard_constraints:
         dataset=IMAGE_SETS,
+        extractor=r"[A-Za-z0-9-]+",
     conda:
         ENV
     threads: SITE["cpus_train"]
@@ -84,10 +86,9 @@ rule fid_reference:
         **gpu_resources(SITE["runtime_eval"]),
     params:
         config=lambda wc: f"{IMG['run_configs']}/{wc.dataset}.yaml",
-        extractor=fid_extractor,
     shell:
         "OMP_NUM_THREADS={threads} ebipla fid-ref --config {params.config} --set eval.fid.feature_extractor="
-        "{params.extractor} --set eval.fid.weights_path={input.weights} --out {output} > {log} 2>&1"
+        "{wildcards.extractor} --set eval.fid.weights_path={input.weights} --out {output} > {log} 2>&1"
 
 
 localrules:

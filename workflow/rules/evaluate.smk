@@ -31,7 +31,7 @@ rule evaluate_synthetic:
 rule evaluate_images:
     input:
         summary="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/train_summary.json",
-        reference="results/datasets/{dataset}/fid_ref.npz",
+        reference=fid_reference_file,
         weights=fid_weights,
     output:
         metrics="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/metrics.json",
@@ -62,7 +62,7 @@ rule fid_baselines:
     # Reference points for a run's FID: held-out real images and the untrained model with the same sampler.
     input:
         summary="results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/train_summary.json",
-        reference="results/datasets/{dataset}/fid_ref.npz",
+        reference=fid_reference_file,
         weights=fid_weights,
     output:
         "results/runs/images/{dataset}/{method}/N{N}/{variant}/seed{seed}/fid_baselines.json",
